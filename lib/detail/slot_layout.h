@@ -1,0 +1,65 @@
+// File: lib/detail/slot_layout.h (private)
+//
+// PURPOSE: what the slot pools share: option validation, slot stride and
+// chunk growth, and the cold helpers that throw or diagnose.
+#pragma once
+
+#include <protopool/slot_pool_resource.h>
+
+#include <cstddef>
+
+namespace protopool::detail {
+
+/// Smallest growth chunk, in slots, when no initial slots were asked for.
+inline constexpr std::size_t min_chunk_slots = 16;
+
+/// Returns true if `n` is a power of two.
+constexpr bool is_power_of_two(std::size_t n) noexcept {
+  return n != 0 && (n & (n - 1)) == 0;
+}
+
+/// Returns `n` rounded up to a multiple of `alignment` (a power of two).
+constexpr std::size_t round_up(std::size_t n, std::size_t alignment) noexcept {
+  return (n + alignment - 1) & ~(alignment - 1);
+}
+
+/// Alignment actually used for slots: `slot_alignment`, at least a pointer's.
+constexpr std::size_t effective_alignment(
+    const slot_pool_options& options) noexcept {
+  return options.slot_alignment < alignof(void*) ? alignof(void*)
+                                                 : options.slot_alignment;
+}
+
+/// Distance between slots: `slot_size` rounded up to hold a free-list link
+/// and to a multiple of the slot alignment.
+constexpr std::size_t slot_stride(const slot_pool_options& options) noexcept {
+  const std::size_t bytes =
+      options.slot_size < sizeof(void*) ? sizeof(void*) : options.slot_size;
+  return round_up(bytes, effective_alignment(options));
+}
+
+/// Throws `std::invalid_argument` naming the first invalid field of
+/// `options`, or of `upstream` when it is null.
+void validate(const slot_pool_options& options,
+              const std::pmr::memory_resource* upstream);
+
+/// Returns the size, in slots, of the growth chunk after one of `slots`.
+std::size_t next_chunk_size(const slot_pool_options& options,
+                            std::size_t slots) noexcept;
+
+/// Returns true if PROTOPOOL_PASS_THROUGH=1 is set in the environment.
+bool pass_through_requested() noexcept;
+
+[[noreturn]] void throw_bad_alloc();
+[[noreturn]] void throw_bad_alignment(std::size_t alignment);
+
+/// Writes "protopool: <pool kind> <pool>: <what> <p>" to stderr and aborts.
+[[noreturn]] void diagnose(const char* pool_kind, const void* pool,
+                           const char* what, const void* p) noexcept;
+
+/// Writes the slots still in use (count and up to 16 addresses) to stderr.
+void report_in_use(const char* pool_kind, const void* pool, const char* when,
+                   std::size_t count, const void* const* addresses,
+                   std::size_t listed) noexcept;
+
+}  // namespace protopool::detail

@@ -1,0 +1,358 @@
+// File: lib/slot_pool_resource.cc
+#include <protopool/slot_pool_resource.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "detail/slot_layout.h"
+#include "detail/tool_hooks.h"
+
+namespace protopool {
+
+namespace {
+constexpr const char* kind = "slot_pool_resource";
+constexpr std::size_t bits_per_word = 64;
+}  // namespace
+
+// One upstream block: this header, in checked builds a bitmap of live slots
+// (one bit per slot), padding to the slot alignment, then the slots.
+struct slot_pool_resource::chunk_header {
+  chunk_header* next;
+  std::byte* first_slot;
+  std::size_t slots;
+  std::size_t bytes;      // of the whole upstream block
+  std::size_t alignment;  // of the whole upstream block
+  std::uint64_t* live;    // checked builds; null otherwise
+
+  [[nodiscard]] bool contains(const void* p) const noexcept {
+    const auto* byte = static_cast<const std::byte*>(p);
+    // Compare as integers: p may belong to another object entirely.
+    const auto address = reinterpret_cast<std::uintptr_t>(byte);
+    const auto first = reinterpret_cast<std::uintptr_t>(first_slot);
+    return address >= first && address - first < slots_bytes;
+  }
+  std::size_t slots_bytes;
+};
+
+slot_pool_resource::slot_pool_resource(const slot_pool_options& options,
+                                       std::pmr::memory_resource* upstream)
+    : options_(options), upstream_(upstream) {
+  detail::validate(options, upstream);
+  stride_ = detail::slot_stride(options);
+  pass_through_ = detail::pass_through_requested();
+  fit_bytes_ = options.slot_size;
+  // Pass-through: no request fits (every alignment is >= 1), so every one
+  // takes the out-of-line path to upstream; the hot path stays the same.
+  fit_align_ = pass_through_ ? 0 : options.slot_alignment;
+  next_chunk_slots_ =
+      options.initial_slots == 0
+          ? std::min(detail::min_chunk_slots, options.max_slots_per_chunk)
+          : detail::next_chunk_size(options, options.initial_slots);
+  if (options.max_slots != 0) {
+    next_chunk_slots_ = std::min(next_chunk_slots_, options.max_slots);
+  }
+  detail::tool_pool_created(this);
+  if (options.initial_slots != 0 && !pass_through_) {
+    try {
+      add_chunk(options.initial_slots);
+    } catch (...) {
+      detail::tool_pool_destroyed(this);
+      throw;
+    }
+  }
+}
+
+slot_pool_resource::~slot_pool_resource() {
+  if (PROTOPOOL_CHECKED && slots_in_use_ != 0) {
+    report_slots_in_use("destruction");
+  }
+  release_chunks();
+  detail::tool_pool_destroyed(this);
+}
+
+void slot_pool_resource::release() {
+  if (PROTOPOOL_CHECKED && slots_in_use_ != 0) {
+    report_slots_in_use("release()");
+  }
+  release_chunks();
+  // Forget every slot valgrind still thinks is live in the returned chunks.
+  detail::tool_pool_destroyed(this);
+  detail::tool_pool_created(this);
+  next_chunk_slots_ =
+      std::min(detail::min_chunk_slots, options_.max_slots_per_chunk);
+  if (options_.max_slots != 0) {
+    next_chunk_slots_ = std::min(next_chunk_slots_, options_.max_slots);
+  }
+}
+
+slot_pool_stats slot_pool_resource::stats() const noexcept {
+  return slot_pool_stats{.slots_in_use = slots_in_use_,
+                         .high_water = high_water_,
+                         .capacity = capacity_,
+                         .chunks = chunk_count_,
+                         .upstream_bytes = upstream_bytes_,
+                         .oversize_allocations = oversize_allocations_};
+}
+
+bool slot_pool_resource::owns(const void* p) const noexcept {
+  return find_chunk(p) != nullptr;
+}
+
+const slot_pool_resource::chunk_header* slot_pool_resource::find_chunk(
+    const void* p) const noexcept {
+  for (const chunk_header* chunk = chunks_; chunk != nullptr;
+       chunk = chunk->next) {
+    if (chunk->contains(p)) {
+      return chunk;
+    }
+  }
+  return nullptr;
+}
+
+void* slot_pool_resource::do_allocate(std::size_t bytes,
+                                      std::size_t alignment) {
+  if (bytes <= fit_bytes_ && alignment <= fit_align_) [[likely]] {
+#if PROTOPOOL_INSTRUMENTED
+    if (PROTOPOOL_CHECKED && !detail::is_power_of_two(alignment)) {
+      detail::throw_bad_alignment(alignment);
+    }
+    return allocate_slot_instrumented(bytes);
+#else
+    return allocate_slot();
+#endif
+  }
+  return allocate_other(bytes, alignment);
+}
+
+void slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
+                                       std::size_t alignment) {
+  if (bytes <= fit_bytes_ && alignment <= fit_align_) [[likely]] {
+#if PROTOPOOL_INSTRUMENTED
+    deallocate_slot_instrumented(p, "deallocate");
+#else
+    free_slot* const slot = static_cast<free_slot*>(p);
+    slot->next = free_list_;
+    free_list_ = slot;
+    --slots_in_use_;
+#endif
+    return;
+  }
+  deallocate_other(p, bytes, alignment);
+}
+
+bool slot_pool_resource::do_is_equal(
+    const std::pmr::memory_resource& other) const noexcept {
+  return this == &other;
+}
+
+[[gnu::noinline]] void* slot_pool_resource::refill() {
+  void* slot;
+  if (pass_through_) [[unlikely]] {
+    // Every slot-class request gets the same upstream size and alignment,
+    // so the pmr and the static paths may free each other's blocks.
+    slot = upstream_->allocate(options_.slot_size, options_.slot_alignment);
+  } else {
+    if (bump_ == bump_end_) {
+      std::size_t slots = next_chunk_slots_;
+      if (options_.max_slots != 0) {
+        slots = std::min(slots, options_.max_slots - capacity_);
+        if (slots == 0) {
+          detail::throw_bad_alloc();
+        }
+      }
+      add_chunk(slots);
+      next_chunk_slots_ = detail::next_chunk_size(options_, slots);
+    }
+    slot = bump_;
+    bump_ += stride_;
+  }
+  ++slots_in_use_;
+  high_water_ = std::max(high_water_, slots_in_use_);
+  return slot;
+}
+
+[[gnu::noinline]] void* slot_pool_resource::allocate_other(
+    std::size_t bytes, std::size_t alignment) {
+  if (!detail::is_power_of_two(alignment)) {
+    detail::throw_bad_alignment(alignment);
+  }
+  if (pass_through_ && bytes <= options_.slot_size &&
+      alignment <= options_.slot_alignment) {
+    return refill();
+  }
+  if (options_.oversize == oversize_policy::throw_bad_alloc) {
+    detail::throw_bad_alloc();
+  }
+  void* p = upstream_->allocate(bytes, alignment);
+  ++oversize_allocations_;
+  return p;
+}
+
+[[gnu::noinline]] void slot_pool_resource::deallocate_other(
+    void* p, std::size_t bytes, std::size_t alignment) {
+  if (pass_through_ && bytes <= options_.slot_size &&
+      alignment <= options_.slot_alignment) {
+    deallocate_pass_through(p, bytes, alignment);
+    return;
+  }
+  if (PROTOPOOL_CHECKED && owns(p)) {
+    detail::diagnose(kind, this,
+                     "deallocate with a size/alignment too large for a slot, "
+                     "of a slot:",
+                     p);
+  }
+  upstream_->deallocate(p, bytes, alignment);
+}
+
+void slot_pool_resource::deallocate_pass_through(void* p, std::size_t,
+                                                 std::size_t) noexcept {
+  upstream_->deallocate(p, options_.slot_size, options_.slot_alignment);
+  --slots_in_use_;
+}
+
+void slot_pool_resource::add_chunk(std::size_t slots) {
+  const std::size_t alignment =
+      std::max(detail::effective_alignment(options_), alignof(chunk_header));
+  const std::size_t bitmap_words =
+      PROTOPOOL_CHECKED ? (slots + bits_per_word - 1) / bits_per_word : 0;
+  const std::size_t offset = detail::round_up(
+      sizeof(chunk_header) + bitmap_words * sizeof(std::uint64_t), alignment);
+  const std::size_t slots_bytes = slots * stride_;
+  const std::size_t bytes = offset + slots_bytes;
+  // Nothing changes before upstream returns: if it throws, the pool is as
+  // it was.
+  void* block = upstream_->allocate(bytes, alignment);
+  auto* base = static_cast<std::byte*>(block);
+  auto* chunk = ::new (block) chunk_header{
+      .next = chunks_,
+      .first_slot = base + offset,
+      .slots = slots,
+      .bytes = bytes,
+      .alignment = alignment,
+      .live = nullptr,
+      .slots_bytes = slots_bytes};
+  if (PROTOPOOL_CHECKED) {
+    chunk->live = ::new (base + sizeof(chunk_header))
+        std::uint64_t[bitmap_words]();
+  }
+  detail::tool_area_retired(chunk->first_slot, slots_bytes);
+  chunks_ = chunk;
+  bump_ = chunk->first_slot;
+  bump_end_ = chunk->first_slot + slots_bytes;
+  capacity_ += slots;
+  ++chunk_count_;
+  upstream_bytes_ += bytes;
+}
+
+void slot_pool_resource::release_chunks() noexcept {
+  chunk_header* chunk = chunks_;
+  while (chunk != nullptr) {
+    chunk_header* const next = chunk->next;
+    detail::tool_area_returned(chunk->first_slot, chunk->slots_bytes);
+    upstream_->deallocate(chunk, chunk->bytes, chunk->alignment);
+    chunk = next;
+  }
+  chunks_ = nullptr;
+  free_list_ = nullptr;
+  bump_ = nullptr;
+  bump_end_ = nullptr;
+  capacity_ = 0;
+  chunk_count_ = 0;
+  upstream_bytes_ = 0;
+  slots_in_use_ = 0;
+}
+
+void slot_pool_resource::report_slots_in_use(const char* when) const noexcept {
+  constexpr std::size_t max_listed = 16;
+  const void* listed[max_listed];
+  std::size_t count = 0;
+  for (const chunk_header* chunk = chunks_; chunk != nullptr;
+       chunk = chunk->next) {
+    if (chunk->live == nullptr) {
+      continue;
+    }
+    for (std::size_t i = 0; i < chunk->slots; ++i) {
+      if ((chunk->live[i / bits_per_word] >> (i % bits_per_word)) & 1U) {
+        if (count < max_listed) {
+          listed[count] = chunk->first_slot + i * stride_;
+        }
+        ++count;
+      }
+    }
+  }
+  detail::report_in_use(kind, this, when, slots_in_use_, listed,
+                        std::min(count, max_listed));
+}
+
+void* slot_pool_resource::allocate_slot_instrumented(std::size_t bytes) {
+  if (pass_through_) {
+    return refill();
+  }
+  void* slot;
+  if (free_list_ != nullptr) {
+    slot = free_list_;
+    free_list_ = static_cast<free_slot*>(detail::read_link(slot));
+    ++slots_in_use_;
+    high_water_ = std::max(high_water_, slots_in_use_);
+  } else {
+    slot = refill();
+  }
+  if (PROTOPOOL_CHECKED) {
+    const chunk_header* chunk = find_chunk(slot);
+    const std::size_t index = static_cast<std::size_t>(
+                                  static_cast<std::byte*>(slot) -
+                                  chunk->first_slot) /
+                              stride_;
+    chunk->live[index / bits_per_word] |= std::uint64_t{1}
+                                          << (index % bits_per_word);
+  }
+  detail::tool_slot_allocated(this, slot, bytes);
+  return slot;
+}
+
+void slot_pool_resource::deallocate_slot_instrumented(
+    void* p, const char* caller) noexcept {
+  if (pass_through_) {
+    deallocate_pass_through(p, options_.slot_size, options_.slot_alignment);
+    return;
+  }
+  if (PROTOPOOL_CHECKED) {
+    const chunk_header* chunk = find_chunk(p);
+    if (chunk == nullptr) {
+      detail::diagnose(kind, this,
+                       caller == std::string_view("deallocate")
+                           ? "deallocate of a pointer this pool does not own "
+                             "(foreign, or an oversize block given a "
+                             "slot-sized size):"
+                           : "deallocate_slot of a pointer this pool does "
+                             "not own:",
+                       p);
+    }
+    const auto offset = static_cast<std::size_t>(
+        static_cast<std::byte*>(p) - chunk->first_slot);
+    if (offset % stride_ != 0) {
+      detail::diagnose(kind, this,
+                       "deallocate of a pointer inside a slot, not at its "
+                       "start:",
+                       p);
+    }
+    const std::size_t index = offset / stride_;
+    std::uint64_t& word = chunk->live[index / bits_per_word];
+    const std::uint64_t bit = std::uint64_t{1} << (index % bits_per_word);
+    if ((word & bit) == 0) {
+      detail::diagnose(kind, this,
+                       "double free (or free of a slot never handed out):",
+                       p);
+    }
+    word &= ~bit;
+  }
+  detail::tool_slot_freed(this, p, stride_);
+  detail::write_link(p, free_list_);
+  free_list_ = static_cast<free_slot*>(p);
+  --slots_in_use_;
+}
+
+}  // namespace protopool
