@@ -54,6 +54,9 @@ slot_pool_resource::slot_pool_resource(const slot_pool_options& options,
   if (options.max_slots != 0) {
     next_chunk_slots_ = std::min(next_chunk_slots_, options.max_slots);
   }
+#if PROTOPOOL_INSTRUMENTED
+  quarantine_limit_ = detail::quarantine_requested();
+#endif
   detail::tool_pool_created(this);
   if (options.initial_slots != 0 && !pass_through_) {
     try {
@@ -69,17 +72,26 @@ slot_pool_resource::~slot_pool_resource() {
   if (PROTOPOOL_CHECKED && slots_in_use_ != 0) {
     report_slots_in_use("destruction");
   }
-  release_chunks();
+#if PROTOPOOL_INSTRUMENTED
+  if (slots_in_use_ != 0 && !pass_through_ && detail::tools_watching()) {
+    keep_chunks_with_leaked_slots();
+    return;
+  }
+#endif
+  // Forget the pool before its chunks go back: upstream may hand the same
+  // memory out again (as a pool or as anything else).
   detail::tool_pool_destroyed(this);
+  release_chunks();
 }
 
 void slot_pool_resource::release() {
   if (PROTOPOOL_CHECKED && slots_in_use_ != 0) {
     report_slots_in_use("release()");
   }
-  release_chunks();
-  // Forget every slot valgrind still thinks is live in the returned chunks.
+  // Forget every slot valgrind still thinks is live before the chunks go
+  // back to upstream, then start afresh.
   detail::tool_pool_destroyed(this);
+  release_chunks();
   detail::tool_pool_created(this);
   next_chunk_slots_ =
       std::min(detail::min_chunk_slots, options_.max_slots_per_chunk);
@@ -257,6 +269,11 @@ void slot_pool_resource::release_chunks() noexcept {
   }
   chunks_ = nullptr;
   free_list_ = nullptr;
+#if PROTOPOOL_INSTRUMENTED
+  quarantine_oldest_ = nullptr;
+  quarantine_newest_ = nullptr;
+  quarantined_ = 0;
+#endif
   bump_ = nullptr;
   bump_end_ = nullptr;
   capacity_ = 0;
@@ -291,6 +308,13 @@ void* slot_pool_resource::allocate_slot_instrumented(std::size_t bytes) {
   if (pass_through_) {
     return refill();
   }
+#if PROTOPOOL_INSTRUMENTED
+  if (free_list_ == nullptr && quarantined_ != 0 && bump_ == bump_end_ &&
+      options_.max_slots != 0 && capacity_ >= options_.max_slots) {
+    // At capacity: reuse a quarantined slot early rather than fail.
+    reuse_oldest_quarantined();
+  }
+#endif
   void* slot;
   if (free_list_ != nullptr) {
     slot = free_list_;
@@ -350,9 +374,74 @@ void slot_pool_resource::deallocate_slot_instrumented(
     word &= ~bit;
   }
   detail::tool_slot_freed(this, p, stride_);
+  --slots_in_use_;
+#if PROTOPOOL_INSTRUMENTED
+  if (quarantine_limit_ != 0) {
+    auto* const slot = static_cast<free_slot*>(p);
+    detail::write_link(slot, nullptr);
+    if (quarantine_newest_ != nullptr) {
+      detail::write_link(quarantine_newest_, slot);
+    } else {
+      quarantine_oldest_ = slot;
+    }
+    quarantine_newest_ = slot;
+    if (++quarantined_ > quarantine_limit_) {
+      reuse_oldest_quarantined();
+    }
+    return;
+  }
+#endif
   detail::write_link(p, free_list_);
   free_list_ = static_cast<free_slot*>(p);
-  --slots_in_use_;
+}
+
+void slot_pool_resource::reuse_oldest_quarantined() noexcept {
+#if PROTOPOOL_INSTRUMENTED
+  free_slot* const oldest = quarantine_oldest_;
+  quarantine_oldest_ = static_cast<free_slot*>(detail::read_link(oldest));
+  if (quarantine_oldest_ == nullptr) {
+    quarantine_newest_ = nullptr;
+  }
+  --quarantined_;
+  detail::write_link(oldest, free_list_);
+  free_list_ = oldest;
+#endif
+}
+
+// The pool dies with slots in use while a memory checker watches: return
+// the chunks that hold no live slot, keep the others (never freed), and
+// hand valgrind's mempool to an anchor inside a kept chunk, so each leaked
+// slot stays a block allocated where the program allocated it: memcheck
+// reports it as lost with that stack; LeakSanitizer reports the kept chunk.
+void slot_pool_resource::keep_chunks_with_leaked_slots() noexcept {
+  chunk_header* kept = nullptr;
+  chunk_header* chunk = chunks_;
+  while (chunk != nullptr) {
+    chunk_header* const next = chunk->next;
+    bool holds_live_slots = true;  // unknown without the bitmap: keep it
+    if (PROTOPOOL_CHECKED && chunk->live != nullptr) {
+      const std::size_t words =
+          (chunk->slots + bits_per_word - 1) / bits_per_word;
+      holds_live_slots =
+          std::any_of(chunk->live, chunk->live + words,
+                      [](std::uint64_t word) { return word != 0; });
+    }
+    if (holds_live_slots) {
+      chunk->next = kept;
+      kept = chunk;
+    } else {
+      detail::tool_area_returned(chunk->first_slot, chunk->slots_bytes);
+      upstream_->deallocate(chunk, chunk->bytes, chunk->alignment);
+    }
+    chunk = next;
+  }
+  if (kept != nullptr) {
+    detail::tool_pool_moved(this, kept);
+  } else {
+    detail::tool_pool_destroyed(this);
+  }
+  chunks_ = nullptr;
+  free_list_ = nullptr;
 }
 
 }  // namespace protopool

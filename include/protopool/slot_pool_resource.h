@@ -124,6 +124,20 @@ struct slot_pool_stats {
 /// destroyed or `release()`d are reported on stderr (count and addresses).
 /// Release builds pay nothing for these checks.
 ///
+/// Memory checkers: in checked, valgrind (`PROTOPOOL_VALGRIND`) and
+/// AddressSanitizer builds, free and never-handed-out slots are poisoned for
+/// ASan and no-access for valgrind (the pool is a valgrind mempool), so a
+/// use-after-free or an overflow past the requested size inside a slot is
+/// reported as with malloc. If such a build's pool is destroyed with slots
+/// in use while a tool watches (ASan build, or running under valgrind), it
+/// keeps the chunks holding them instead of returning them, so valgrind
+/// reports each leaked slot with its allocation stack and LeakSanitizer
+/// reports the chunk (`release()` still returns everything). If the
+/// environment variable `PROTOPOOL_QUARANTINE` is a number K when the pool
+/// is made, a freed slot is reused only after K other frees (FIFO), so a
+/// use-after-free hits a poisoned slot rather than a reused one (at
+/// `max_slots`, quarantined slots are reused early rather than failing).
+///
 /// Thread safety: none. One thread at a time may use a pool (including its
 /// `stats()`); distinct pools are independent.
 class slot_pool_resource final : public std::pmr::memory_resource {
@@ -236,6 +250,8 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   // Instrumented paths (checked, valgrind or AddressSanitizer builds).
   [[nodiscard]] void* allocate_slot_instrumented(std::size_t bytes);
   void deallocate_slot_instrumented(void* p, const char* caller) noexcept;
+  void keep_chunks_with_leaked_slots() noexcept;
+  void reuse_oldest_quarantined() noexcept;
 
   // Hot data first: the free list and the routing limits.
   free_slot* free_list_ = nullptr;
@@ -255,6 +271,14 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   bool pass_through_ = false;
   slot_pool_options options_;
   std::pmr::memory_resource* upstream_;
+#if PROTOPOOL_INSTRUMENTED
+  // FIFO quarantine (PROTOPOOL_QUARANTINE=K): freed slots wait here, linked
+  // through their free-list links, until K other frees have happened.
+  free_slot* quarantine_oldest_ = nullptr;
+  free_slot* quarantine_newest_ = nullptr;
+  std::size_t quarantined_ = 0;
+  std::size_t quarantine_limit_ = 0;
+#endif
 };
 
 }  // namespace protopool

@@ -11,11 +11,19 @@
 //   slot freed      -> slot no-access again
 // The free-list link inside a free slot is read and written only through
 // read_link/write_link, which open the link word for that one access.
+//
+// A pool destroyed with slots still in use, while a tool watches
+// (tools_watching()), keeps the chunks holding them instead of returning
+// them: valgrind then reports each leaked slot as a lost block with the
+// stack of its allocation (the mempool moves to an anchor inside a kept
+// chunk), and LeakSanitizer reports the chunk with the stack of the
+// allocation that carved it.
 #pragma once
 
 #include <protopool/config.h>
 
 #include <cstddef>
+#include <cstdlib>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define PROTOPOOL_DETAIL_ASAN 1
@@ -51,6 +59,39 @@ inline void tool_pool_destroyed([[maybe_unused]] const void* pool) noexcept {
 #if PROTOPOOL_VALGRIND
   VALGRIND_DESTROY_MEMPOOL(pool);
 #endif
+}
+
+/// Returns true if a memory checker watches this process: the library is
+/// built with AddressSanitizer, or runs under valgrind with PROTOPOOL_VALGRIND.
+inline bool tools_watching() noexcept {
+#if PROTOPOOL_DETAIL_ASAN
+  return true;
+#elif PROTOPOOL_VALGRIND
+  return RUNNING_ON_VALGRIND != 0;
+#else
+  return false;
+#endif
+}
+
+/// The pool anchored at `from` is now anchored at `to`, with its live slots.
+inline void tool_pool_moved([[maybe_unused]] const void* from,
+                            [[maybe_unused]] const void* to) noexcept {
+#if PROTOPOOL_VALGRIND
+  VALGRIND_MOVE_MEMPOOL(from, to);
+#endif
+}
+
+/// Returns K from PROTOPOOL_QUARANTINE=K in the environment (a freed slot
+/// is reused only after K other frees), or 0 if it is unset or not a
+/// number.
+inline std::size_t quarantine_requested() noexcept {
+  const char* value = std::getenv("PROTOPOOL_QUARANTINE");
+  if (value == nullptr || *value == '\0') {
+    return 0;
+  }
+  char* end = nullptr;
+  const unsigned long long k = std::strtoull(value, &end, 10);
+  return *end == '\0' && value[0] != '-' ? static_cast<std::size_t>(k) : 0;
 }
 
 /// `bytes` at `p`, fresh from upstream, become slots nobody may touch yet.
