@@ -46,9 +46,12 @@ void validate(const slot_pool_options& options,
   }
   // Keep every chunk size computation far from overflow: a chunk is at most
   // a header, padding to the alignment, and slots * stride.
-  if (options.slot_size > max / 4 || options.slot_alignment > max / 4) {
+  if (options.slot_size > max / 4) {
     throw_invalid(absl::StrCat("slot_pool_options.slot_size (",
-                               options.slot_size, ") or slot_alignment (",
+                               options.slot_size, ") is too large"));
+  }
+  if (options.slot_alignment > max / 4) {
+    throw_invalid(absl::StrCat("slot_pool_options.slot_alignment (",
                                options.slot_alignment, ") is too large"));
   }
   const std::size_t stride = slot_stride(options);
