@@ -1,0 +1,50 @@
+# run_hypothesis.cmake: runs every protopool_bench binary, then the report.
+# Called by the CTest test `hypothesis` (cmake -P), with:
+#   BENCHES      benchmark executables, separated by "|"
+#   REPORT       the protopool_report executable
+#   OUT_DIR      where the JSON, TSV, report.md and the chart go
+#   GNUPLOT      gnuplot executable, or empty (then the tables only)
+#   REPETITIONS  repetitions per benchmark (medians are taken over them)
+#   MIN_TIME     minimum seconds per repetition
+cmake_minimum_required(VERSION 3.25)
+
+foreach(variable BENCHES REPORT OUT_DIR REPETITIONS MIN_TIME)
+  if(NOT DEFINED ${variable})
+    message(FATAL_ERROR "run_hypothesis.cmake: ${variable} is not set")
+  endif()
+endforeach()
+
+string(REPLACE "|" ";" BENCHES "${BENCHES}")
+file(MAKE_DIRECTORY "${OUT_DIR}")
+set(tsv_files "")
+foreach(bench IN LISTS BENCHES)
+  get_filename_component(name "${bench}" NAME_WE)
+  set(tsv "${OUT_DIR}/${name}.tsv")
+  file(REMOVE "${tsv}")
+  message(STATUS "hypothesis: running ${name}")
+  execute_process(
+    COMMAND "${bench}" "--tsv=${tsv}" "--benchmark_out=${OUT_DIR}/${name}.json"
+            --benchmark_out_format=json
+            --benchmark_repetitions=${REPETITIONS}
+            --benchmark_min_time=${MIN_TIME} --benchmark_color=false
+    RESULT_VARIABLE result)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "hypothesis: ${name} failed (${result})")
+  endif()
+  list(APPEND tsv_files "${tsv}")
+endforeach()
+
+set(report_args "--out=${OUT_DIR}")
+if(GNUPLOT)
+  list(APPEND report_args "--gnuplot=${GNUPLOT}")
+endif()
+execute_process(COMMAND "${REPORT}" ${report_args} ${tsv_files}
+                RESULT_VARIABLE result)
+if(NOT result EQUAL 0)
+  message(FATAL_ERROR "hypothesis: protopool_report failed (${result})")
+endif()
+message(STATUS "hypothesis: report ${OUT_DIR}/report.md")
+if(GNUPLOT)
+  message(STATUS "hypothesis: chart ${OUT_DIR}/hypothesis.svg")
+endif()
+message(STATUS "hypothesis: JSON of every run in ${OUT_DIR}/*.json")
