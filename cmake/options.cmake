@@ -6,6 +6,10 @@ option(PROTOPOOL_BUILD_TESTS "Build the tests" "${PROJECT_IS_TOP_LEVEL}")
 option(PROTOPOOL_BUILD_EXAMPLES "Build the examples" "${PROJECT_IS_TOP_LEVEL}")
 option(PROTOPOOL_BUILD_BENCH "Build the hypothesis benchmark"
        "${PROJECT_IS_TOP_LEVEL}")
+option(PROTOPOOL_BUILD_FUZZERS
+       "Build the libFuzzer harnesses (clang; the fuzz preset)" OFF)
+set(PROTOPOOL_FUZZ_SECONDS 10 CACHE STRING
+    "How long the fuzz preset's CTest test fuzzes, in seconds")
 
 # Checked builds diagnose misuse; on by default in Debug builds (also under
 # add_subdirectory), off otherwise. The dev presets set it explicitly.
