@@ -16,18 +16,20 @@
 // `protopool_report` reads; `--benchmark_out=<json>` keeps the JSON.
 //
 // Workloads (W7, cross-thread, waits for synchronized_slot_pool_resource):
-//   W1 box one message: make, read, drop
+//   W1 box one message: make, read, drop (and make_box<protocol>)
 //   W2 batch of 100 messages: make 100, validate and drop 100; the pool made
 //      once (outside) or in each iteration (inside)
-//   W3 list churn: 1000 push_back, then 1000 pop_front
+//   W3 std::list<protocol> churn: 1000 push_back, then 1000 pop_front
 //   W4 map churn: 1000 inserts then 1000 erases, std::map and
 //      absl::node_hash_map
-//   W5 echo messages with a heap payload in a pmr vector (100 per iteration)
+//   W5 msg::echo messages with a heap payload in a std::pmr::vector<protocol>
+//      (100 per iteration)
 //   W6 memory: 1,000,000 live 24-byte messages (upstream and RSS bytes)
 #include <absl/container/node_hash_map.h>
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
 #include <malloc.h>
+#include <protopool/protocol.h>
 #include <protopool/slot_allocator.h>
 #include <protopool/slot_pool_resource.h>
 
@@ -73,14 +75,19 @@
 
 namespace {
 
+using protopool::protocol;
 using protopool::slot_allocator;
+namespace msg = protopool::msg;
 using protopool::slot_pool_options;
 using protopool::slot_pool_resource;
 
 // ---------------------------------------------------------------------------
 // Messages
 
-// A fixed 24-byte message, the size of the original experiment's messages.
+// W1, W2 and W6 handle a fixed 24-byte message (the size of the original
+// experiment's Rust enum), so every contender, pmr or not, runs the very same
+// code; W1 also boxes a `protocol` with make_box. W3 to W5 hold `protocol`s
+// (msg::add, msg::echo) in containers.
 struct message {
   std::uint64_t id;
   std::int64_t a;
@@ -360,12 +367,11 @@ void list_churn(benchmark::State& state, List& list,
                 const std::function<void()>& after = {}) {
   for (auto _ : state) {
     for (std::size_t k = 0; k < churn_size; ++k) {
-      const auto i = static_cast<std::int64_t>(k);
-      list.push_back(message{k, i, -i});
+      list.emplace_back(msg::add{k, k + 1});
     }
-    std::int64_t sum = 0;
+    std::uint64_t sum = 0;
     for (std::size_t k = 0; k < churn_size; ++k) {
-      sum += list.front().a;
+      sum += list.front().template get_if<msg::add>()->left;
       list.pop_front();
     }
     benchmark::DoNotOptimize(sum);
@@ -397,7 +403,7 @@ void map_churn(benchmark::State& state, Map& map) {
   const std::vector<std::uint64_t> keys = churn_keys();
   for (auto _ : state) {
     for (std::uint64_t key : keys) {
-      map.try_emplace(key, message{key, 1, 2});
+      map.try_emplace(key, msg::add{key, 2});
     }
     std::uint64_t erased = 0;
     for (std::uint64_t key : keys) {
@@ -408,12 +414,12 @@ void map_churn(benchmark::State& state, Map& map) {
   state.counters["msgs"] = churn_size;
 }
 
-using value_pair = std::pair<const std::uint64_t, message>;
+using value_pair = std::pair<const std::uint64_t, protocol>;
 template <class Allocator>
-using std_map = std::map<std::uint64_t, message, std::less<>, Allocator>;
+using std_map = std::map<std::uint64_t, protocol, std::less<>, Allocator>;
 template <class Allocator>
 using node_map =
-    absl::node_hash_map<std::uint64_t, message, absl::Hash<std::uint64_t>,
+    absl::node_hash_map<std::uint64_t, protocol, absl::Hash<std::uint64_t>,
                         std::equal_to<>, Allocator>;
 
 // ---------------------------------------------------------------------------
@@ -423,14 +429,14 @@ void echo_payloads(benchmark::State& state, std::pmr::memory_resource* resource,
                    std::pmr::monotonic_buffer_resource* monotonic = nullptr) {
   for (auto _ : state) {
     {
-      std::pmr::vector<std::pmr::string> messages(resource);
+      std::pmr::vector<protocol> messages(resource);
       messages.reserve(batch_size);
       for (std::size_t k = 0; k < batch_size; ++k) {
-        messages.emplace_back(payload);
+        messages.emplace_back(std::in_place_type<msg::echo>, payload);
       }
       std::size_t bytes = 0;
-      for (const auto& m : messages) {
-        bytes += m.size();
+      for (const protocol& m : messages) {
+        bytes += m.get_if<msg::echo>()->text.size();
       }
       benchmark::DoNotOptimize(bytes);
     }
@@ -637,6 +643,38 @@ void register_message_workload(const std::string& workload, Run run) {
 #endif
 }
 
+// W1 through protocol's own API: make_box<protocol>(resource, msg::add).
+void box_protocol(benchmark::State& state,
+                  std::pmr::memory_resource* resource) {
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    auto boxed = protopool::make_box<protocol>(resource, msg::add{i, i + 1});
+    benchmark::DoNotOptimize(boxed.get());
+    std::uint64_t sum =
+        boxed->get_if<msg::add>()->left + boxed->get_if<msg::add>()->right;
+    benchmark::DoNotOptimize(sum);
+    ++i;
+  }
+  state.counters["msgs"] = 1;
+}
+
+void register_box_protocol() {
+  add("W1_make_box_protocol/new_delete_resource", [](benchmark::State& s) {
+    box_protocol(s, launder_pointer(std::pmr::new_delete_resource()));
+  });
+  if (PROTOPOOL_BENCH_GLOBAL_ONLY) {
+    return;
+  }
+  add("W1_make_box_protocol/pool_virtual", [](benchmark::State& s) {
+    slot_pool_resource pool(slot_pool_options::for_type<protocol>(16));
+    box_protocol(s, launder_pointer(&pool));
+  });
+  add("W1_make_box_protocol/unsync_pool", [](benchmark::State& s) {
+    std::pmr::unsynchronized_pool_resource pool;
+    box_protocol(s, launder_pointer(&pool));
+  });
+}
+
 // W2 with the pool (or resource) made in each iteration.
 void register_batch_inside() {
   const std::string workload = "W2_batch_100_inside";
@@ -764,35 +802,35 @@ void register_resource_workload(const std::string& workload,
 
 void register_containers() {
   // W3: list churn.
-  constexpr std::size_t list_slot = list_node_bytes<message>;
+  constexpr std::size_t list_slot = list_node_bytes<protocol>;
   add("W3_list_churn/std_list_global_new", [](benchmark::State& s) {
-    std::list<message> list;
+    std::list<protocol> list;
     list_churn(s, list);
   });
   register_resource_workload(
       "W3_list_churn", list_slot,
       [](benchmark::State& s, std::pmr::memory_resource* resource,
          const std::function<void()>& after) {
-        std::pmr::list<message> list(resource);
+        std::pmr::list<protocol> list(resource);
         list_churn(s, list, after);
       });
   add("W3_list_churn/floor", [](benchmark::State& s) {
     floor_free_list floor(list_slot);
-    std::list<message, floor_allocator<message, list_slot>> list(
-        floor_allocator<message, list_slot>{floor});
+    std::list<protocol, floor_allocator<protocol, list_slot>> list(
+        floor_allocator<protocol, list_slot>{floor});
     list_churn(s, list);
   });
   if (!PROTOPOOL_BENCH_GLOBAL_ONLY) {
     add("W3_list_churn/pool_static", [](benchmark::State& s) {
       slot_pool_resource pool(
           {.slot_size = list_slot, .initial_slots = churn_size});
-      std::list<message, slot_allocator<message>> list{
-          slot_allocator<message>(pool)};
+      std::list<protocol, slot_allocator<protocol>> list{
+          slot_allocator<protocol>(pool)};
       list_churn(s, list);
     });
     add("W3_list_churn/monotonic", [](benchmark::State& s) {
       std::pmr::monotonic_buffer_resource monotonic;
-      std::pmr::list<message> list(launder_pointer(&monotonic));
+      std::pmr::list<protocol> list(launder_pointer(&monotonic));
       list_churn(s, list, [&monotonic] { monotonic.release(); });
     });
   }
@@ -1047,6 +1085,7 @@ int main(int argc, char** argv) {
   register_message_workload(
       "W2_batch_100_outside",
       [](benchmark::State& s, auto& source) { batch_outside(s, source); });
+  register_box_protocol();
   if (!PROTOPOOL_BENCH_GLOBAL_ONLY) {
     register_batch_inside();
   }
