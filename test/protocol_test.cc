@@ -1,0 +1,702 @@
+// Test plan: <protopool/protocol.h>, basic_protocol and the msg:: set.
+// Propagation is proven, not assumed: the container tests run with the pmr
+// default resource set to std::pmr::null_memory_resource() (any allocation
+// that misses the chosen resource throws), and count the chosen resource's
+// bytes through a counting upstream.
+// - ProtocolMessageTest (typed over add, sub, mul, echo):
+//   RoundTripsThroughAVector/AList/AMap on a pool: holds<M>, get_if<M>, the
+//   value, and the resource of the protocol and of its payload;
+//   CopiesIntoAContainerWithAnotherResourceUseThatResource; HoldsAndGetIf
+//   answer for the held type only; FormatsAsTheMessageDoes (operator<< and
+//   absl %s of the protocol equal the message's own).
+// - ProtocolPropagationTest: long echo texts in vector/list/map under a null
+//   default resource, every byte accounted to the chosen resource.
+// - UserProtocolTest: a test-defined protocol (a std::pmr::vector payload
+//   with trailing-allocator constructors, a two-std::pmr::string payload
+//   with allocator_arg constructors) gets the same propagation.
+// - ProtocolSemanticsTest: default construction, the allocator rules of
+//   every constructor and assignment (resource kept, move vs copy), emplace,
+//   strong guarantee of a failed assignment, ==, visit.
+// - ProtocolFormatTest: the exact shapes `Add { left: 5, right: 6 }`,
+//   `Echo { text: "hi" }`, and the escaping of echo texts.
+// - ProtocolSlotTest: the fixed messages and a protocol fit one slot of
+//   slot_pool_options::for_type<protocol>().
+#include <absl/strings/str_format.h>
+#include <gtest/gtest.h>
+#include <protopool/protocol.h>
+#include <protopool/slot_pool_resource.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <list>
+#include <map>
+#include <memory_resource>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "support/counting_resource.h"
+#include "support/default_resource_guard.h"
+
+namespace {
+
+using protopool::protocol;
+using protopool::slot_pool_options;
+using protopool::slot_pool_resource;
+using protopool::testing::counting_resource;
+using protopool::testing::default_resource_guard;
+namespace msg = protopool::msg;
+using allocator = std::pmr::polymorphic_allocator<>;
+
+constexpr int messages_per_test = 8;
+
+// A text well beyond any small-string buffer, distinct for each `i`.
+std::string long_text(int i) {
+  return "message " + std::to_string(i) +
+         ": a text long enough to need its own block in the resource";
+}
+
+// The i-th sample of each message type, made with `alloc`.
+template <class M>
+M sample(int i, const allocator& alloc);
+template <>
+msg::add sample<msg::add>(int i, const allocator&) {
+  return {5 + static_cast<std::uint64_t>(i), 6};
+}
+template <>
+msg::sub sample<msg::sub>(int i, const allocator&) {
+  return {9, static_cast<std::uint64_t>(i)};
+}
+template <>
+msg::mul sample<msg::mul>(int i, const allocator&) {
+  return {static_cast<std::uint64_t>(i), 7};
+}
+template <>
+msg::echo sample<msg::echo>(int i, const allocator& alloc) {
+  return msg::echo(long_text(i), alloc);
+}
+
+// Checks that `p` holds the i-th sample of M, and that it and its payload
+// use `resource`.
+template <class M>
+void expect_sample_in(const protocol& p, int i,
+                      std::pmr::memory_resource* resource) {
+  ASSERT_TRUE(p.holds<M>());
+  ASSERT_NE(p.get_if<M>(), nullptr);
+  EXPECT_EQ(*p.get_if<M>(),
+            sample<M>(i, allocator(std::pmr::new_delete_resource())));
+  EXPECT_EQ(p.get_allocator().resource(), resource);
+  if constexpr (std::is_same_v<M, msg::echo>) {
+    EXPECT_EQ(p.get_if<msg::echo>()->text.get_allocator().resource(), resource);
+  }
+}
+
+template <class M>
+class ProtocolMessageTest : public ::testing::Test {
+ protected:
+  counting_resource upstream_;
+  slot_pool_resource pool_{slot_pool_options::for_type<protocol>(), &upstream_};
+};
+
+using message_types = ::testing::Types<msg::add, msg::sub, msg::mul, msg::echo>;
+TYPED_TEST_SUITE(ProtocolMessageTest, message_types);
+
+TYPED_TEST(ProtocolMessageTest, RoundTripsThroughAVector) {
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  {
+    std::pmr::vector<protocol> messages(&this->pool_);
+    for (int i = 0; i < messages_per_test; ++i) {
+      messages.emplace_back(sample<TypeParam>(i, &this->pool_));
+    }
+    ASSERT_EQ(messages.size(), std::size_t{messages_per_test});
+    for (int i = 0; i < messages_per_test; ++i) {
+      expect_sample_in<TypeParam>(messages[static_cast<std::size_t>(i)], i,
+                                  &this->pool_);
+    }
+  }
+  EXPECT_EQ(this->pool_.stats().slots_in_use, 0u);
+  EXPECT_GT(this->upstream_.allocate_calls(), 0u);
+}
+
+TYPED_TEST(ProtocolMessageTest, RoundTripsThroughAList) {
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  {
+    std::pmr::list<protocol> messages(&this->pool_);
+    for (int i = 0; i < messages_per_test; ++i) {
+      messages.emplace_back(sample<TypeParam>(i, &this->pool_));
+    }
+    int i = 0;
+    for (const protocol& p : messages) {
+      expect_sample_in<TypeParam>(p, i++, &this->pool_);
+    }
+    EXPECT_EQ(i, messages_per_test);
+  }
+  EXPECT_EQ(this->pool_.stats().slots_in_use, 0u);
+}
+
+TYPED_TEST(ProtocolMessageTest, RoundTripsThroughAMap) {
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  {
+    std::pmr::map<int, protocol> messages(&this->pool_);
+    for (int i = 0; i < messages_per_test; ++i) {
+      messages.try_emplace(i, sample<TypeParam>(i, &this->pool_));
+    }
+    ASSERT_EQ(messages.size(), std::size_t{messages_per_test});
+    for (const auto& [i, p] : messages) {
+      expect_sample_in<TypeParam>(p, i, &this->pool_);
+    }
+  }
+  EXPECT_EQ(this->pool_.stats().slots_in_use, 0u);
+}
+
+TYPED_TEST(ProtocolMessageTest,
+           CopiesIntoAContainerWithAnotherResourceUseThatResource) {
+  counting_resource other_upstream;
+  slot_pool_resource other_pool(slot_pool_options::for_type<protocol>(),
+                                &other_upstream);
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  std::pmr::vector<protocol> original(&this->pool_);
+  for (int i = 0; i < messages_per_test; ++i) {
+    original.emplace_back(sample<TypeParam>(i, &this->pool_));
+  }
+  const std::size_t upstream_calls = this->upstream_.allocate_calls();
+
+  std::pmr::vector<protocol> copy(original, &other_pool);
+  std::pmr::list<protocol> list_copy(original.begin(), original.end(),
+                                     &other_pool);
+  std::pmr::list<protocol> assigned(&other_pool);
+  assigned.emplace_back(msg::add{1, 1});
+  assigned.front() = original.back();
+
+  for (int i = 0; i < messages_per_test; ++i) {
+    expect_sample_in<TypeParam>(copy[static_cast<std::size_t>(i)], i,
+                                &other_pool);
+  }
+  int i = 0;
+  for (const protocol& p : list_copy) {
+    expect_sample_in<TypeParam>(p, i++, &other_pool);
+  }
+  expect_sample_in<TypeParam>(assigned.front(), messages_per_test - 1,
+                              &other_pool);
+  EXPECT_EQ(this->upstream_.allocate_calls(), upstream_calls)
+      << "copying took memory from the source's resource";
+  EXPECT_GT(other_upstream.allocate_calls(), 0u);
+}
+
+TYPED_TEST(ProtocolMessageTest, HoldsAndGetIfAnswerForTheHeldTypeOnly) {
+  protocol p(std::allocator_arg, &this->pool_,
+             sample<TypeParam>(3, &this->pool_));
+  const protocol& cp = p;
+  EXPECT_EQ(p.holds<msg::add>(), (std::is_same_v<TypeParam, msg::add>));
+  EXPECT_EQ(p.holds<msg::sub>(), (std::is_same_v<TypeParam, msg::sub>));
+  EXPECT_EQ(p.holds<msg::mul>(), (std::is_same_v<TypeParam, msg::mul>));
+  EXPECT_EQ(p.holds<msg::echo>(), (std::is_same_v<TypeParam, msg::echo>));
+  EXPECT_EQ(cp.get_if<msg::add>() != nullptr,
+            (std::is_same_v<TypeParam, msg::add>));
+  EXPECT_EQ(cp.get_if<msg::echo>() != nullptr,
+            (std::is_same_v<TypeParam, msg::echo>));
+  ASSERT_NE(p.get_if<TypeParam>(), nullptr);
+  EXPECT_EQ(*p.get_if<TypeParam>(), sample<TypeParam>(3, &this->pool_));
+}
+
+TYPED_TEST(ProtocolMessageTest, FormatsAsTheMessageDoes) {
+  const TypeParam message = sample<TypeParam>(2, &this->pool_);
+  const protocol p(std::allocator_arg, &this->pool_, message);
+  std::ostringstream message_text;
+  message_text << message;
+  std::ostringstream protocol_text;
+  protocol_text << p;
+  EXPECT_FALSE(message_text.str().empty());
+  EXPECT_EQ(protocol_text.str(), message_text.str());
+  EXPECT_EQ(absl::StrFormat("%s", p), message_text.str());
+  EXPECT_EQ(absl::StrFormat("%s", message), message_text.str());
+  EXPECT_EQ(absl::StrFormat("<%s|%s>", p, message),
+            "<" + message_text.str() + "|" + message_text.str() + ">");
+}
+
+// ---- every byte in the chosen resource ----
+
+std::size_t text_block_bytes(const protocol& p) {
+  const msg::echo* echo = p.get_if<msg::echo>();
+  return echo == nullptr ? 0 : echo->text.capacity() + 1;  // + terminator
+}
+
+TEST(ProtocolPropagationTest, VectorOfLongEchoesPutsEveryByteInItsResource) {
+  counting_resource chosen;
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  {
+    std::pmr::vector<protocol> messages(&chosen);
+    messages.reserve(messages_per_test);
+    std::size_t text_bytes = 0;
+    for (int i = 0; i < messages_per_test; ++i) {
+      text_bytes += text_block_bytes(
+          messages.emplace_back(std::in_place_type<msg::echo>, long_text(i)));
+    }
+    EXPECT_EQ(chosen.bytes_outstanding(),
+              messages.capacity() * sizeof(protocol) + text_bytes);
+    EXPECT_EQ(chosen.allocate_calls(), 1u + messages_per_test);
+  }
+  EXPECT_EQ(chosen.bytes_outstanding(), 0u);
+}
+
+TEST(ProtocolPropagationTest, ListOfLongEchoesOnAPoolTakesNothingElsewhere) {
+  counting_resource upstream;
+  {
+    slot_pool_resource pool(
+        slot_pool_options{.slot_size = 128, .initial_slots = 16}, &upstream);
+    default_resource_guard no_default(std::pmr::null_memory_resource());
+    std::pmr::list<protocol> messages(&pool);
+    std::size_t text_bytes = 0;
+    for (int i = 0; i < messages_per_test; ++i) {
+      text_bytes += text_block_bytes(
+          messages.emplace_back(std::in_place_type<msg::echo>, long_text(i)));
+    }
+    // Nodes and texts (< 128 bytes) are all slots of the one chunk.
+    EXPECT_EQ(pool.stats().slots_in_use, 2u * messages_per_test);
+    EXPECT_EQ(pool.stats().oversize_allocations, 0u);
+    EXPECT_EQ(upstream.allocate_calls(), 1u);
+    EXPECT_GT(text_bytes, std::size_t{messages_per_test} * 50);
+    for (const protocol& p : messages) {
+      EXPECT_TRUE(pool.owns(p.get_if<msg::echo>()->text.data()));
+      EXPECT_TRUE(pool.owns(&p));
+    }
+  }
+  EXPECT_EQ(upstream.bytes_outstanding(), 0u);
+}
+
+TEST(ProtocolPropagationTest, MapOfLongEchoesOnAPoolOverflowsOnlyToUpstream) {
+  counting_resource upstream;
+  {
+    // Slots too small for the texts: they go to the pool's upstream,
+    // which is still the chosen resource, never the default.
+    slot_pool_resource pool(slot_pool_options{.slot_size = 96}, &upstream);
+    default_resource_guard no_default(std::pmr::null_memory_resource());
+    std::pmr::map<int, protocol> messages(&pool);
+    std::string big(300, 'x');
+    for (int i = 0; i < messages_per_test; ++i) {
+      messages.try_emplace(i, std::in_place_type<msg::echo>,
+                           big + std::to_string(i));
+    }
+    EXPECT_EQ(pool.stats().slots_in_use, std::size_t{messages_per_test});
+    EXPECT_EQ(pool.stats().oversize_allocations,
+              std::size_t{messages_per_test});
+    for (const auto& [i, p] : messages) {
+      EXPECT_EQ(std::string_view(p.get_if<msg::echo>()->text),
+                big + std::to_string(i));
+      EXPECT_NE(upstream.find(p.get_if<msg::echo>()->text.data()), nullptr);
+    }
+  }
+  EXPECT_EQ(upstream.bytes_outstanding(), 0u);
+}
+
+// ---- a protocol the test defines ----
+
+// A payload with a vector, trailing-allocator constructors.
+struct reading {
+  using allocator_type = allocator;
+  std::pmr::vector<std::uint32_t> values;
+
+  reading() = default;
+  explicit reading(const allocator_type& alloc) : values(alloc) {}
+  reading(std::initializer_list<std::uint32_t> init,
+          const allocator_type& alloc = {})
+      : values(init, alloc) {}
+  reading(const reading& other, const allocator_type& alloc)
+      : values(other.values, alloc) {}
+  reading(reading&& other, const allocator_type& alloc)
+      : values(std::move(other.values), alloc) {}
+  reading(const reading&) = default;
+  reading(reading&&) = default;
+  reading& operator=(const reading&) = default;
+  reading& operator=(reading&&) = default;
+  ~reading() = default;
+  friend bool operator==(const reading&, const reading&) = default;
+};
+
+// A payload with two strings, allocator_arg constructors.
+struct contact {
+  using allocator_type = allocator;
+  std::pmr::string first;
+  std::pmr::string last;
+
+  contact() = default;
+  contact(std::allocator_arg_t, const allocator_type& alloc)
+      : first(alloc), last(alloc) {}
+  contact(std::allocator_arg_t, const allocator_type& alloc,
+          std::string_view first_name, std::string_view last_name)
+      : first(first_name, alloc), last(last_name, alloc) {}
+  contact(std::allocator_arg_t, const allocator_type& alloc,
+          const contact& other)
+      : first(other.first, alloc), last(other.last, alloc) {}
+  contact(std::allocator_arg_t, const allocator_type& alloc, contact&& other)
+      : first(std::move(other.first), alloc),
+        last(std::move(other.last), alloc) {}
+  contact(const contact&) = default;
+  contact(contact&&) = default;
+  contact& operator=(const contact&) = default;
+  contact& operator=(contact&&) = default;
+  ~contact() = default;
+  friend bool operator==(const contact&, const contact&) = default;
+};
+
+using user_protocol = protopool::basic_protocol<reading, contact>;
+
+const std::string long_first(40, 'f');
+const std::string long_last(50, 'l');
+
+void expect_user_message_in(const user_protocol& p, int i,
+                            std::pmr::memory_resource* resource) {
+  EXPECT_EQ(p.get_allocator().resource(), resource);
+  if (i % 2 == 0) {
+    ASSERT_TRUE(p.holds<reading>());
+    const auto& values = p.get_if<reading>()->values;
+    EXPECT_EQ(values.size(), 20u + static_cast<std::size_t>(i));
+    EXPECT_EQ(values.get_allocator().resource(), resource);
+  } else {
+    ASSERT_TRUE(p.holds<contact>());
+    const contact& c = *p.get_if<contact>();
+    EXPECT_EQ(std::string_view(c.first), long_first);
+    EXPECT_EQ(std::string_view(c.last), long_last + std::to_string(i));
+    EXPECT_EQ(c.first.get_allocator().resource(), resource);
+    EXPECT_EQ(c.last.get_allocator().resource(), resource);
+  }
+}
+
+TEST(UserProtocolTest, PayloadsLiveInTheVectorsResource) {
+  counting_resource chosen;
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  {
+    std::pmr::vector<user_protocol> messages(&chosen);
+    messages.reserve(messages_per_test);
+    std::size_t payload_bytes = 0;
+    for (int i = 0; i < messages_per_test; ++i) {
+      if (i % 2 == 0) {
+        auto& values = messages.emplace_back(std::in_place_type<reading>)
+                           .get_if<reading>()
+                           ->values;
+        values.assign(20u + static_cast<std::size_t>(i), 7u);
+        payload_bytes += values.capacity() * sizeof(std::uint32_t);
+      } else {
+        const contact& c =
+            *messages
+                 .emplace_back(std::in_place_type<contact>, long_first,
+                               long_last + std::to_string(i))
+                 .get_if<contact>();
+        payload_bytes += c.first.capacity() + 1 + c.last.capacity() + 1;
+      }
+    }
+    for (int i = 0; i < messages_per_test; ++i) {
+      expect_user_message_in(messages[static_cast<std::size_t>(i)], i, &chosen);
+    }
+    EXPECT_EQ(chosen.bytes_outstanding(),
+              messages.capacity() * sizeof(user_protocol) + payload_bytes);
+  }
+  EXPECT_EQ(chosen.bytes_outstanding(), 0u);
+}
+
+TEST(UserProtocolTest, PayloadsLiveInTheListsAndMapsPool) {
+  counting_resource upstream;
+  {
+    slot_pool_resource pool(slot_pool_options{.slot_size = 256}, &upstream);
+    default_resource_guard no_default(std::pmr::null_memory_resource());
+    std::pmr::list<user_protocol> list(&pool);
+    std::pmr::map<int, user_protocol> map(&pool);
+    for (int i = 0; i < messages_per_test; ++i) {
+      if (i % 2 == 0) {
+        list.emplace_back(std::in_place_type<reading>)
+            .get_if<reading>()
+            ->values.assign(20u + static_cast<std::size_t>(i), 7u);
+        map.try_emplace(i, list.back());  // a copy, made in the map's pool
+      } else {
+        list.emplace_back(std::in_place_type<contact>, long_first,
+                          long_last + std::to_string(i));
+        map.try_emplace(i, std::in_place_type<contact>, long_first,
+                        long_last + std::to_string(i));
+      }
+    }
+    int i = 0;
+    for (const user_protocol& p : list) {
+      expect_user_message_in(p, i++, &pool);
+    }
+    for (const auto& [key, p] : map) {
+      expect_user_message_in(p, key, &pool);
+    }
+    EXPECT_EQ(pool.stats().oversize_allocations, 0u);
+  }
+  EXPECT_EQ(upstream.bytes_outstanding(), 0u);
+}
+
+TEST(UserProtocolTest, CopiesIntoAnotherResourceUseThatResource) {
+  counting_resource source;
+  counting_resource target;
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  std::pmr::vector<user_protocol> original(&source);
+  original.emplace_back(std::in_place_type<contact>, long_first,
+                        long_last + "1");
+  original.emplace_back(std::in_place_type<reading>)
+      .get_if<reading>()
+      ->values.assign(22u, 7u);
+  const std::size_t source_calls = source.allocate_calls();
+
+  std::pmr::vector<user_protocol> copy(original, &target);
+  std::pmr::vector<user_protocol> moved(std::move(original), &target);
+
+  expect_user_message_in(copy[0], 1, &target);
+  expect_user_message_in(copy[1], 2, &target);  // 22 values: i == 2
+  expect_user_message_in(moved[0], 1, &target);
+  EXPECT_EQ(source.allocate_calls(), source_calls);
+  // vector buffer and, per vector, 2 strings + 1 vector: 2 * 4 blocks.
+  EXPECT_EQ(target.allocate_calls(), 8u);
+}
+
+// ---- the allocator rules ----
+
+TEST(ProtocolSemanticsTest, DefaultConstructedHoldsAValueInitializedFirst) {
+  counting_resource chosen;
+  const protocol p;
+  EXPECT_TRUE(p.holds<msg::add>());
+  EXPECT_EQ(*p.get_if<msg::add>(), (msg::add{0, 0}));
+  EXPECT_EQ(p.index(), 0u);
+  EXPECT_EQ(p.get_allocator().resource(), std::pmr::get_default_resource());
+  const protocol q(std::allocator_arg, &chosen);
+  EXPECT_EQ(q.get_allocator().resource(), &chosen);
+  const protopool::basic_protocol<msg::echo, msg::add> e(std::allocator_arg,
+                                                         &chosen);
+  EXPECT_EQ(e.get_if<msg::echo>()->get_allocator().resource(), &chosen);
+}
+
+TEST(ProtocolSemanticsTest, CopyConstructorUsesTheDefaultResource) {
+  counting_resource source;
+  counting_resource fallback;
+  const protocol original(std::allocator_arg, &source,
+                          std::in_place_type<msg::echo>, long_text(1));
+  default_resource_guard default_is_fallback(&fallback);
+  const protocol copy(original);
+  EXPECT_EQ(copy.get_allocator().resource(), &fallback);
+  EXPECT_EQ(copy.get_if<msg::echo>()->get_allocator().resource(), &fallback);
+  EXPECT_EQ(fallback.allocate_calls(), 1u);
+  EXPECT_EQ(copy, original);
+}
+
+TEST(ProtocolSemanticsTest, MoveConstructorTakesTheSourcesResourceAndBuffer) {
+  counting_resource source;
+  protocol original(std::allocator_arg, &source, std::in_place_type<msg::echo>,
+                    long_text(1));
+  const char* const buffer = original.get_if<msg::echo>()->text.data();
+  const protocol moved(std::move(original));
+  EXPECT_EQ(moved.get_allocator().resource(), &source);
+  EXPECT_EQ(moved.get_if<msg::echo>()->text.data(), buffer);
+  EXPECT_EQ(source.allocate_calls(), 1u);
+}
+
+TEST(ProtocolSemanticsTest, AllocatorExtendedMoveWithinOneResourceMoves) {
+  counting_resource source;
+  protocol original(std::allocator_arg, &source, std::in_place_type<msg::echo>,
+                    long_text(1));
+  const char* const buffer = original.get_if<msg::echo>()->text.data();
+  const protocol moved(std::move(original), &source);
+  EXPECT_EQ(moved.get_if<msg::echo>()->text.data(), buffer);
+  EXPECT_EQ(source.allocate_calls(), 1u);
+}
+
+TEST(ProtocolSemanticsTest, AllocatorExtendedMoveToAnotherResourceCopies) {
+  counting_resource source;
+  counting_resource target;
+  protocol original(std::allocator_arg, &source, std::in_place_type<msg::echo>,
+                    long_text(1));
+  const char* const buffer = original.get_if<msg::echo>()->text.data();
+  const protocol moved(std::allocator_arg, &target, std::move(original));
+  EXPECT_EQ(moved.get_allocator().resource(), &target);
+  EXPECT_NE(moved.get_if<msg::echo>()->text.data(), buffer);
+  EXPECT_EQ(std::string_view(moved.get_if<msg::echo>()->text), long_text(1));
+  EXPECT_EQ(target.allocate_calls(), 1u);
+  EXPECT_NE(target.find(moved.get_if<msg::echo>()->text.data()), nullptr);
+}
+
+TEST(ProtocolSemanticsTest, CopyAssignmentKeepsTheTargetsResource) {
+  counting_resource source;
+  counting_resource target;
+  const protocol echo(std::allocator_arg, &source,
+                      std::in_place_type<msg::echo>, long_text(1));
+  protocol same_type(std::allocator_arg, &target, std::in_place_type<msg::echo>,
+                     "short");
+  protocol other_type(std::allocator_arg, &target, msg::add{1, 2});
+
+  same_type = echo;
+  other_type = echo;
+
+  for (const protocol* p : {&same_type, &other_type}) {
+    EXPECT_EQ(*p, echo);
+    EXPECT_EQ(p->get_allocator().resource(), &target);
+    EXPECT_EQ(p->get_if<msg::echo>()->get_allocator().resource(), &target);
+    EXPECT_NE(target.find(p->get_if<msg::echo>()->text.data()), nullptr);
+  }
+  EXPECT_EQ(source.allocate_calls(), 1u);
+}
+
+TEST(ProtocolSemanticsTest, MoveAssignmentAcrossResourcesCopiesIntoTarget) {
+  counting_resource source;
+  counting_resource target;
+  protocol echo(std::allocator_arg, &source, std::in_place_type<msg::echo>,
+                long_text(1));
+  protocol other_type(std::allocator_arg, &target, msg::mul{1, 2});
+  other_type = std::move(echo);
+  EXPECT_EQ(other_type.get_allocator().resource(), &target);
+  EXPECT_EQ(std::string_view(other_type.get_if<msg::echo>()->text),
+            long_text(1));
+  EXPECT_NE(target.find(other_type.get_if<msg::echo>()->text.data()), nullptr);
+}
+
+TEST(ProtocolSemanticsTest, MoveAssignmentWithinOneResourceMoves) {
+  counting_resource chosen;
+  protocol echo(std::allocator_arg, &chosen, std::in_place_type<msg::echo>,
+                long_text(1));
+  const char* const buffer = echo.get_if<msg::echo>()->text.data();
+  protocol other_type(std::allocator_arg, &chosen, msg::mul{1, 2});
+  other_type = std::move(echo);
+  EXPECT_EQ(other_type.get_if<msg::echo>()->text.data(), buffer);
+  EXPECT_EQ(chosen.allocate_calls(), 1u);
+}
+
+TEST(ProtocolSemanticsTest,
+     EmplaceAndMessageAssignmentUseTheProtocolsResource) {
+  counting_resource chosen;
+  default_resource_guard no_default(std::pmr::null_memory_resource());
+  protocol p(std::allocator_arg, &chosen, msg::add{1, 2});
+  msg::echo& e = p.emplace<msg::echo>(long_text(3));
+  EXPECT_EQ(&e, p.get_if<msg::echo>());
+  EXPECT_EQ(e.get_allocator().resource(), &chosen);
+  p = msg::sub{4, 5};
+  EXPECT_EQ(*p.get_if<msg::sub>(), (msg::sub{4, 5}));
+  p = msg::echo(long_text(4), &chosen);
+  EXPECT_EQ(p.get_if<msg::echo>()->get_allocator().resource(), &chosen);
+  EXPECT_EQ(chosen.bytes_outstanding(),
+            p.get_if<msg::echo>()->text.capacity() + 1);
+}
+
+TEST(ProtocolSemanticsTest, FailedAssignmentLeavesTheTargetUnchanged) {
+  counting_resource source;
+  counting_resource target;
+  const protocol echo(std::allocator_arg, &source,
+                      std::in_place_type<msg::echo>, long_text(1));
+  protocol p(std::allocator_arg, &target, msg::add{5, 6});
+  target.set_failing(true);
+  EXPECT_THROW(p = echo, protopool::testing::upstream_failure);
+  EXPECT_THROW(p.emplace<msg::echo>(long_text(2)),
+               protopool::testing::upstream_failure);
+  EXPECT_EQ(p, protocol(msg::add{5, 6}));
+}
+
+TEST(ProtocolSemanticsTest, EqualityComparesTypeAndValueNotResource) {
+  counting_resource first;
+  counting_resource second;
+  EXPECT_EQ(protocol(std::allocator_arg, &first, msg::add{5, 6}),
+            protocol(std::allocator_arg, &second, msg::add{5, 6}));
+  EXPECT_NE(protocol(msg::add{5, 6}), protocol(msg::add{5, 7}));
+  EXPECT_NE(protocol(msg::add{5, 6}), protocol(msg::sub{5, 6}));
+  EXPECT_EQ(protocol(std::allocator_arg, &first, msg::echo("hi", &first)),
+            protocol(std::allocator_arg, &second, msg::echo("hi", &second)));
+  EXPECT_NE(protocol(msg::echo("hi")), protocol(msg::echo("ho")));
+}
+
+TEST(ProtocolSemanticsTest, VisitCallsWithTheHeldMessage) {
+  const auto evaluate = [](const auto& message) -> std::uint64_t {
+    using message_type = std::remove_cvref_t<decltype(message)>;
+    if constexpr (std::is_same_v<message_type, msg::add>) {
+      return message.left + message.right;
+    } else if constexpr (std::is_same_v<message_type, msg::sub>) {
+      return message.left - message.right;
+    } else if constexpr (std::is_same_v<message_type, msg::mul>) {
+      return message.left * message.right;
+    } else {
+      return message.text.size();
+    }
+  };
+  EXPECT_EQ(protocol(msg::add{5, 6}).visit(evaluate), 11u);
+  EXPECT_EQ(protocol(msg::sub{9, 4}).visit(evaluate), 5u);
+  const protocol product(msg::mul{6, 7});
+  EXPECT_EQ(product.visit(evaluate), 42u);
+  EXPECT_EQ(visit(evaluate, protocol(msg::echo("four"))), 4u);
+
+  // An rvalue protocol hands its message over as an rvalue.
+  protocol echo(msg::echo(long_text(1)));
+  const char* const buffer = echo.get_if<msg::echo>()->text.data();
+  const msg::echo taken = std::move(echo).visit([](auto&& message) {
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(message)>,
+                                 msg::echo>) {
+      return msg::echo(std::move(message));
+    } else {
+      return msg::echo();
+    }
+  });
+  EXPECT_EQ(std::string_view(taken.text), long_text(1));
+  EXPECT_EQ(taken.text.data(), buffer);
+}
+
+// ---- formatting ----
+
+template <class T>
+std::string streamed(const T& value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+TEST(ProtocolFormatTest, PrintsTheOriginalExperimentsShapes) {
+  EXPECT_EQ(streamed(msg::add{5, 6}), "Add { left: 5, right: 6 }");
+  EXPECT_EQ(streamed(msg::sub{7, 2}), "Sub { left: 7, right: 2 }");
+  EXPECT_EQ(streamed(msg::mul{6, 7}), "Mul { left: 6, right: 7 }");
+  EXPECT_EQ(streamed(msg::echo("hi")), R"(Echo { text: "hi" })");
+  EXPECT_EQ(streamed(protocol(msg::add{2, 4})), "Add { left: 2, right: 4 }");
+  EXPECT_EQ(absl::StrFormat("m=%s", protocol(msg::echo("hi"))),
+            R"(m=Echo { text: "hi" })");
+  EXPECT_EQ(streamed(msg::mul{18446744073709551615u, 0}),
+            "Mul { left: 18446744073709551615, right: 0 }");
+}
+
+TEST(ProtocolFormatTest, EscapesEchoTextsAsRustDebugDoes) {
+  EXPECT_EQ(streamed(msg::echo(R"(say "hi")")),
+            R"(Echo { text: "say \"hi\"" })");
+  EXPECT_EQ(streamed(msg::echo(R"(C:\tmp)")), R"(Echo { text: "C:\\tmp" })");
+  EXPECT_EQ(streamed(msg::echo("a\tb\nc\rd")),
+            R"(Echo { text: "a\tb\nc\rd" })");
+  EXPECT_EQ(streamed(msg::echo(std::string_view("\x01\x1f\x7f\0z", 5))),
+            R"(Echo { text: "\u{1}\u{1f}\u{7f}\u{0}z" })");
+  EXPECT_EQ(streamed(msg::echo("caf\xc3\xa9")),
+            "Echo { text: \"caf\xc3\xa9\" }");
+  EXPECT_EQ(streamed(msg::echo("")), R"(Echo { text: "" })");
+  EXPECT_EQ(absl::StrFormat("%s", msg::echo("\"\\")),
+            R"(Echo { text: "\"\\" })");
+}
+
+// ---- slots ----
+
+static_assert(std::is_trivially_copyable_v<msg::add>);
+static_assert(std::is_trivially_copyable_v<msg::sub>);
+static_assert(std::is_trivially_copyable_v<msg::mul>);
+static_assert(!std::is_trivially_copyable_v<msg::echo>);
+static_assert(std::uses_allocator_v<protocol, allocator>);
+static_assert(std::uses_allocator_v<msg::echo, allocator>);
+static_assert(!std::uses_allocator_v<msg::add, allocator>);
+
+TEST(ProtocolSlotTest, MessagesAndProtocolsFitOneSlotOfAProtocolPool) {
+  counting_resource upstream;
+  slot_pool_resource pool(slot_pool_options::for_type<protocol>(4), &upstream);
+  void* const add = pool.allocate(sizeof(msg::add), alignof(msg::add));
+  void* const mul = pool.allocate(sizeof(msg::mul), alignof(msg::mul));
+  {
+    const auto boxed = protopool::make_box<protocol>(&pool, msg::sub{1, 2});
+    EXPECT_EQ(pool.stats().slots_in_use, 3u);
+  }
+  pool.deallocate(mul, sizeof(msg::mul), alignof(msg::mul));
+  pool.deallocate(add, sizeof(msg::add), alignof(msg::add));
+  EXPECT_EQ(pool.stats().oversize_allocations, 0u);
+  EXPECT_EQ(pool.stats().high_water, 3u);
+  EXPECT_EQ(upstream.allocate_calls(), 1u);
+}
+
+}  // namespace
