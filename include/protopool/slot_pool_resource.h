@@ -110,6 +110,9 @@ struct slot_pool_stats {
 ///   `std::bad_alloc` (`oversize_policy::throw_bad_alloc`). `deallocate`
 ///   routes by the same rule, so it must be given the size and alignment
 ///   that were allocated (the `memory_resource` contract).
+/// - An alignment that is not a power of two is refused with
+///   `std::invalid_argument` when the request does not fit a slot (any
+///   build) and, in checked builds, when it does (otherwise undefined).
 /// - If upstream throws, the exception propagates and the pool is unchanged.
 /// - `is_equal` is identity: memory from one pool cannot be freed by another.
 /// - If the environment variable `PROTOPOOL_PASS_THROUGH` is `1` when the
@@ -118,10 +121,10 @@ struct slot_pool_stats {
 ///
 /// Checked builds (`PROTOPOOL_CHECKED`, on in the `dev` presets) diagnose on
 /// stderr and `std::abort()` on: a double free, a pointer this pool does not
-/// own, a pointer inside a slot but not at its start, a `deallocate` whose
-/// size/alignment routes differently from the slot the pointer is in, and an
-/// alignment that is not a power of two. Slots still in use when the pool is
-/// destroyed or `release()`d are reported on stderr (count and addresses).
+/// own, a pointer inside a slot but not at its start, and a `deallocate`
+/// whose size/alignment routes differently from the slot the pointer is in.
+/// Slots still in use when the pool is destroyed or `release()`d are
+/// reported on stderr (count and addresses).
 /// Release builds pay nothing for these checks.
 ///
 /// Memory checkers: in checked, valgrind (`PROTOPOOL_VALGRIND`) and
