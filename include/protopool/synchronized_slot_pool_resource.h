@@ -1,0 +1,240 @@
+// File: protopool/synchronized_slot_pool_resource.h
+//
+// PURPOSE: the fixed-slot message pool for messages made on one thread and
+// freed on another (a mailbox, a pipeline stage, a network thread handing
+// requests to workers), as a std::pmr::memory_resource.
+//
+// CLASSES:
+//   protopool::synchronized_slot_pool_resource  the thread-safe pool
+//
+// USAGE:
+//   protopool::synchronized_slot_pool_resource pool(
+//       protopool::slot_pool_options{.slot_size = 32});
+//   void* message = pool.allocate(32);      // on a producer thread
+//   std::thread consumer([&] { pool.deallocate(message, 32); });
+//   consumer.join();                        // freed on another thread
+//
+// DESIGN (mimalloc's shape): the pool keeps one *heap* per thread that uses
+// it. A heap has a local free list that only its thread touches (plain
+// loads and stores) and a remote free list that any other thread pushes
+// onto. Slots live in *segments*: blocks of a power-of-two size S aligned to
+// S, so `address & ~(S - 1)` is the segment header, which names the heap
+// that owns the slot: a free finds its heap in O(1). A free on the owning
+// thread is a local push; a free on any other thread is one compare-and-swap
+// push onto the owner's remote list. When its local list runs empty, the
+// owner takes the whole remote list with one `exchange(nullptr)` and
+// allocates from it. A lock is taken only on cold paths: a thread's first
+// use, a new chunk, thread exit, oversize requests, `release()`, `stats()`.
+//
+// WHY IT IS ABA-SAFE: the remote list is multi-producer, single-consumer
+// with only two operations, push (CAS of the head from `h` to a node whose
+// link is `h`) and take-all (`exchange(nullptr)`). Nothing ever pops one
+// node with a CAS, so no thread ever reads the link of a node it does not
+// own: the pusher writes the link of its own (still private) slot, and the
+// owner reads links only after its exchange made the whole list its own.
+// A push CAS that succeeds because the head went from `h` to something else
+// and back to `h` is still correct, because the new node's link is exactly
+// the current head. (A Treiber stack's pop, in contrast, reads `head->next`
+// of a node another thread may have popped and be writing: a data race even
+// with a tagged head.) So there is no ABA problem and ThreadSanitizer sees
+// no race.
+#pragma once
+
+#include <protopool/config.h>
+#include <protopool/slot_pool_resource.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory_resource>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+namespace protopool {
+
+/// A fixed-slot pool, like `slot_pool_resource`, that any number of threads
+/// may use at once, including freeing a slot on a thread other than the one
+/// that allocated it.
+///
+/// Use it when messages cross threads: one thread allocates, another frees.
+/// That case costs a compare-and-swap per free and no lock (each thread
+/// allocates from its own heap; the freeing thread pushes the slot onto the
+/// owner heap's remote list). When one thread does everything, prefer
+/// `slot_pool_resource`, which needs no atomic operation at all.
+///
+/// Behaviour (the contract of `slot_pool_resource`, with these additions):
+/// - A request with `bytes <= slot_size` and `alignment <= slot_alignment`
+///   (`bytes == 0` included) gets a distinct slot aligned to
+///   `slot_alignment`, from the calling thread's heap. The slot stride is
+///   that of `slot_pool_resource` (`slot_stride()`).
+/// - Slots freed on the thread that allocated them are reused last-in
+///   first-out by that thread. Slots freed on another thread go back to the
+///   allocating thread's heap in a batch, when its local list runs empty.
+/// - Each heap grows on its own: when it has no free slot it takes a chunk
+///   from upstream in one call, of 16 slots (or of `initial_slots` for the
+///   chunk carved at construction), doubling up to `max_slots_per_chunk`.
+///   Chunks are made of segments of a power-of-two size aligned to that
+///   size, so upstream sees aligned requests.
+/// - `initial_slots` are carved at construction into one heap, which the
+///   first thread to use the pool takes over. Other threads take chunks of
+///   their own.
+/// - `max_slots` bounds the slots of all heaps together; with it reached,
+///   allocation throws `std::bad_alloc` and the pool stays usable. Free
+///   slots cached in another live thread's heap are not available to the
+///   calling thread, so `std::bad_alloc` can come before `slots_in_use`
+///   reaches `max_slots` when several threads allocate.
+/// - A thread that exits gives its heap back, with every free slot in it:
+///   the next thread that needs a heap takes it over, and a heap that needs
+///   a chunk first takes in the free slots of every abandoned heap. So a
+///   thread's cached slots are never lost, and a thread that comes and goes
+///   does not grow the pool. Threads may outlive the pool and the pool may
+///   outlive threads.
+/// - Oversize or over-aligned requests: forwarded to upstream and counted,
+///   or `std::bad_alloc` under `oversize_policy::throw_bad_alloc`.
+/// - Upstream is only ever called with the pool's internal lock held, so it
+///   need not be thread safe itself. If it throws, the exception propagates
+///   and the pool is unchanged.
+/// - `is_equal` is identity.
+/// - With `PROTOPOOL_PASS_THROUGH=1` in the environment when the pool is
+///   made, every request goes to upstream (under the lock).
+///
+/// Checked builds (`PROTOPOOL_CHECKED`) diagnose on stderr and
+/// `std::abort()`: a double free (also across threads), a pointer the pool
+/// does not own, a pointer inside a slot but not at its start, a
+/// `deallocate` whose size/alignment routes differently from the slot, and
+/// an alignment that is not a power of two. Slots still in use when the pool
+/// is destroyed or released are reported on stderr. These checks take a
+/// shared (reader) lock to find the chunk of a pointer; release builds pay
+/// nothing for them.
+///
+/// Thread safety: `allocate`, `deallocate`, `owns`, `stats`, `options`,
+/// `upstream_resource` and `is_equal` may be called from any thread at any
+/// time. Behaviour is undefined unless no other thread uses the pool during
+/// `release()` and destruction.
+class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
+ public:
+  /// Makes a pool with `options`, taking chunks from `upstream`. Carves
+  /// `options.initial_slots` slots now, in one upstream call (none if 0).
+  /// Throws `std::invalid_argument`, whose message names the field, for the
+  /// same invalid options as `slot_pool_resource`, or if `upstream` is null.
+  /// Propagates whatever upstream throws.
+  explicit synchronized_slot_pool_resource(
+      const slot_pool_options& options,
+      std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
+
+  /// Returns every chunk to upstream. Checked builds report slots still in
+  /// use. Threads that used the pool may still be running (they must not
+  /// use it any more) or exit later: their per-thread state no longer refers
+  /// to the pool. Behaviour is undefined unless no thread uses the pool
+  /// during or after destruction.
+  ~synchronized_slot_pool_resource() override;
+
+  synchronized_slot_pool_resource(const synchronized_slot_pool_resource&) =
+      delete;
+  synchronized_slot_pool_resource& operator=(
+      const synchronized_slot_pool_resource&) = delete;
+
+  /// Returns every chunk to upstream. Every slot handed out becomes invalid;
+  /// checked builds report those still in use. The pool stays usable and
+  /// keeps its `high_water` and `oversize_allocations` counts. Behaviour is
+  /// undefined unless no other thread uses the pool during the call.
+  void release();
+
+  /// Returns a snapshot of the counters. Exact when no other thread is
+  /// allocating or freeing (after they are joined, or otherwise
+  /// synchronized with the caller); approximate while they run, since each
+  /// thread counts its own operations. `high_water` is exact when one thread
+  /// uses the pool; with several it is the largest count seen whenever a
+  /// never-used slot is handed out and at each `stats()` call, so it may
+  /// miss a short peak.
+  [[nodiscard]] slot_pool_stats stats() const;
+
+  /// Returns the options this pool was made with, as given.
+  [[nodiscard]] const slot_pool_options& options() const noexcept {
+    return options_;
+  }
+
+  /// Returns the resource chunks and oversize blocks come from.
+  [[nodiscard]] std::pmr::memory_resource* upstream_resource() const noexcept {
+    return upstream_;
+  }
+
+  /// Returns the distance in bytes between consecutive slots.
+  [[nodiscard]] std::size_t slot_stride() const noexcept { return stride_; }
+
+  /// Returns true if `p` points into a slot of a chunk this pool holds
+  /// (freed or not). O(log chunks), under a shared lock. Oversize blocks are
+  /// not owned.
+  [[nodiscard]] bool owns(const void* p) const;
+
+ private:
+  struct heap;
+  struct segment_header;
+  friend struct thread_heaps;  // the per-thread registry in the .cc
+
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override;
+  void do_deallocate(void* p, std::size_t bytes,
+                     std::size_t alignment) override;
+  [[nodiscard]] bool do_is_equal(
+      const std::pmr::memory_resource& other) const noexcept override;
+
+  // Cold paths, out of line.
+  [[nodiscard]] void* allocate_slow(std::size_t bytes);
+  [[nodiscard]] void* allocate_other(std::size_t bytes, std::size_t alignment);
+  void deallocate_other(void* p, std::size_t bytes, std::size_t alignment);
+  void free_remote(heap* owner, heap* self, void* p) noexcept;
+  [[nodiscard]] heap* acquire_heap();
+  [[nodiscard]] heap* this_thread_heap_or_null() noexcept;
+  void abandon_heap(heap* h) noexcept;
+  [[nodiscard]] void* grow(heap* h);
+  [[nodiscard]] void* carve(heap* h);
+  void absorb_abandoned(heap* into);
+  void add_chunk(heap* h, std::size_t slots);
+  void release_chunks() noexcept;
+  void sample_high_water() const noexcept;
+  [[nodiscard]] std::size_t count_in_use() const noexcept;
+  void report_slots_in_use(const char* when) const;
+  [[nodiscard]] const segment_header* find_segment(const void* p) const;
+  void check_free(void* p) const noexcept;
+  void on_slot_allocated(void* slot, std::size_t bytes) const noexcept;
+
+  // Read on every call.
+  std::uint64_t id_;       // unique per pool, ever: keys the thread caches
+  std::size_t fit_bytes_;  // requests up to this size are slots
+  std::size_t fit_align_;  // ... and up to this alignment (0: pass-through)
+  std::size_t stride_;
+  std::size_t segment_bytes_;      // S, a power of two
+  std::size_t segment_offset_;     // from a segment's start to its 1st slot
+  std::size_t slots_per_segment_;  // in a full segment
+  std::size_t bitmap_words_;       // per segment, checked builds
+  bool pass_through_ = false;
+  slot_pool_options options_;
+  std::pmr::memory_resource* upstream_;
+
+  // Every heap ever made, newest first; published with release stores and
+  // walked without the lock (heaps live until the pool dies).
+  std::atomic<heap*> all_heaps_{nullptr};
+  mutable std::atomic<std::size_t> high_water_{0};
+  std::atomic<std::size_t> oversize_allocations_{0};
+  std::atomic<std::size_t> orphan_frees_{0};  // by threads with no heap
+  std::atomic<std::size_t> pass_through_in_use_{0};
+
+  // Cold state, under mutex_.
+  mutable std::mutex mutex_;
+  heap* abandoned_ = nullptr;  // heaps no thread owns, to adopt or absorb
+  std::size_t capacity_ = 0;
+  std::size_t chunk_count_ = 0;
+  std::size_t upstream_bytes_ = 0;
+
+  // Chunks sorted by address, for release(), owns() and checked lookups.
+  // Written under mutex_ and index_mutex_ (exclusive); read under either.
+  mutable std::shared_mutex index_mutex_;
+  std::vector<segment_header*> chunks_;
+
+  // The registry of live pools (see the .cc), under a global mutex.
+  synchronized_slot_pool_resource* live_prev_ = nullptr;
+  synchronized_slot_pool_resource* live_next_ = nullptr;
+};
+
+}  // namespace protopool
