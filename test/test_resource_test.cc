@@ -256,6 +256,20 @@ TEST(TestResourceTest, ExerciseKeepsGoingWhenTheOperationSwallowsTheFailure) {
   EXPECT_EQ(resource.failed_allocations(), 3U);
 }
 
+TEST(TestResourceTest, ExercisePropagatesABadAllocItDidNotInject) {
+  test_resource resource;
+  int runs = 0;
+  EXPECT_THROW(protopool::exercise_every_allocation_failure(
+                   resource,
+                   [&] {
+                     ++runs;
+                     (void)std::pmr::null_memory_resource()->allocate(8, 8);
+                   }),
+               std::bad_alloc);
+  EXPECT_EQ(runs, 1);
+  EXPECT_LT(resource.allocation_limit(), 0);
+}
+
 TEST(TestResourceTest, CountsExactlyUnderConcurrentUse) {
   test_resource resource;
   constexpr int threads = 4;

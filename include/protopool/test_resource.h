@@ -195,8 +195,10 @@ struct allocation_failure_report {
 /// from `resource` throws `std::bad_alloc`, until a run completes without
 /// hitting the limit; then runs nothing more and turns the limit off. Every
 /// allocation of the operation is thus made to fail once (like BDE's
-/// exception-test macros). `std::bad_alloc` escaping a run is caught; any
-/// other exception propagates (with the limit turned off). After each run
+/// exception-test macros). The `std::bad_alloc` of the failed allocation
+/// escaping a run is caught; any other exception, a `std::bad_alloc` that
+/// `resource` did not inject included, propagates (with the limit turned
+/// off). After each run
 /// that threw, the blocks in use are compared with those before it: a
 /// difference is counted in `leaking_failures`, so `operation` should make
 /// and destroy its own objects, or leave outside state as it found it when
@@ -213,6 +215,10 @@ allocation_failure_report exercise_every_allocation_failure(
     try {
       operation();
     } catch (const std::bad_alloc&) {
+      if (resource.failed_allocations() == failed_before) {
+        resource.set_allocation_limit(-1);
+        throw;  // not ours: a real shortage, or another resource's limit
+      }
       ++report.failures;
       if (resource.blocks_in_use() != blocks_before) {
         ++report.leaking_failures;
