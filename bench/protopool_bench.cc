@@ -15,7 +15,7 @@
 // console, each run is appended to a TSV file (`--tsv=<path>`) that
 // `protopool_report` reads; `--benchmark_out=<json>` keeps the JSON.
 //
-// Workloads (W7, cross-thread, waits for synchronized_slot_pool_resource):
+// Workloads:
 //   W1 box one message: make, read, drop (and make_box<protocol>)
 //   W2 batch of 100 messages: make 100, validate and drop 100; the pool made
 //      once (outside) or in each iteration (inside)
@@ -25,6 +25,7 @@
 //   W5 msg::echo messages with a heap payload in a std::pmr::vector<protocol>
 //      (100 per iteration)
 //   W6 memory: 1,000,000 live 24-byte messages (upstream and RSS bytes)
+//   W7 cross-thread: one thread makes messages, another frees them
 #include <absl/container/node_hash_map.h>
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
@@ -32,9 +33,11 @@
 #include <protopool/protocol.h>
 #include <protopool/slot_allocator.h>
 #include <protopool/slot_pool_resource.h>
+#include <protopool/synchronized_slot_pool_resource.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -45,10 +48,12 @@
 #include <map>
 #include <memory>
 #include <memory_resource>
+#include <mutex>
 #include <new>
 #include <numeric>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #ifndef PROTOPOOL_BENCH_BINARY
@@ -960,11 +965,136 @@ void register_memory() {
 #endif
 }
 
-// W7, cross-thread (one thread allocates, another frees): waits for
-// synchronized_slot_pool_resource (issue 6). When it lands, register here
-// "W7_cross_thread/<contender>" with msgs = messages per iteration and the
-// counter `real_time` = 1 so the report reads wall time, not CPU time.
-void register_cross_thread() {}
+// W7, cross-thread: a producer thread makes messages and hands them through
+// a bounded single-producer single-consumer ring to a consumer thread, which
+// reads and frees them. Wall time per message (the counter real_time tells
+// the report). "floor" hands out preallocated messages and frees nothing.
+
+constexpr std::size_t cross_messages = 100'000;
+constexpr std::size_t ring_capacity = 1024;
+
+class spsc_ring {
+ public:
+  void push(message* m) {
+    const std::size_t head = head_.load(std::memory_order_relaxed);
+    while (head - tail_.load(std::memory_order_acquire) == ring_capacity) {
+      std::this_thread::yield();
+    }
+    slots_[head % ring_capacity] = m;
+    head_.store(head + 1, std::memory_order_release);
+  }
+  // Calls `consume(m)` on the next message (waiting for one), then frees
+  // its ring slot.
+  template <class Consume>
+  void pop(Consume consume) {
+    const std::size_t tail = tail_.load(std::memory_order_relaxed);
+    while (head_.load(std::memory_order_acquire) == tail) {
+      std::this_thread::yield();
+    }
+    consume(slots_[tail % ring_capacity]);
+    tail_.store(tail + 1, std::memory_order_release);
+  }
+
+ private:
+  alignas(64) std::atomic<std::size_t> head_{0};
+  alignas(64) std::atomic<std::size_t> tail_{0};
+  alignas(64) std::array<message*, ring_capacity> slots_{};
+};
+
+template <class Source>
+void cross_thread(benchmark::State& state, Source& source) {
+  for (auto _ : state) {
+    spsc_ring ring;
+    std::uint64_t checksum = 0;
+    std::thread consumer([&] {
+      for (std::size_t k = 0; k < cross_messages; ++k) {
+        ring.pop([&](message* m) {
+          checksum += m->id;
+          std::destroy_at(m);
+          source.deallocate(m, sizeof(message), alignof(message));
+        });
+      }
+    });
+    for (std::size_t k = 0; k < cross_messages; ++k) {
+      ring.push(::new (source.allocate(sizeof(message), alignof(message)))
+                    message{k, 1, 2});
+    }
+    consumer.join();
+    if (checksum != cross_messages * (cross_messages - 1) / 2) {
+      std::abort();
+    }
+  }
+  state.counters["msgs"] = cross_messages;
+  state.counters["real_time"] = 1;
+}
+
+// The floor of W7: messages from a preallocated array, nothing freed.
+struct preallocated_source {
+  std::vector<message> messages = std::vector<message>(2 * ring_capacity + 1);
+  std::size_t next = 0;
+  void* allocate(std::size_t, std::size_t) {
+    next = next + 1 == messages.size() ? 0 : next + 1;
+    return &messages[next];
+  }
+  void deallocate(void*, std::size_t, std::size_t) {}
+};
+
+// slot_pool_resource made thread-safe by a mutex (the simple alternative).
+struct mutex_pool_source {
+  std::mutex mutex;
+  slot_pool_resource pool{message_options(batch_size)};
+  void* allocate(std::size_t, std::size_t) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    return pool.allocate_slot();
+  }
+  void deallocate(void* p, std::size_t, std::size_t) {
+    const std::lock_guard<std::mutex> lock(mutex);
+    pool.deallocate_slot(p);
+  }
+};
+
+void register_cross_thread() {
+  const auto add_cross = [](const std::string& contender, auto function) {
+    return benchmark::RegisterBenchmark(
+               ("W7_cross_thread/" + contender).c_str(), function)
+        ->UseRealTime()
+        ->Iterations(2);
+  };
+  add_cross("floor", [](benchmark::State& s) {
+    preallocated_source source;
+    cross_thread(s, source);
+  });
+  add_cross("new_delete_resource", [](benchmark::State& s) {
+    resource_source source{launder_pointer(std::pmr::new_delete_resource())};
+    cross_thread(s, source);
+  });
+  add_cross("new_delete", [](benchmark::State& s) {
+    new_source source;
+    cross_thread(s, source);
+  });
+  if (PROTOPOOL_BENCH_GLOBAL_ONLY) {
+    return;
+  }
+  add_cross("sync_slot_pool", [](benchmark::State& s) {
+    protopool::synchronized_slot_pool_resource pool(message_options());
+    resource_source source{launder_pointer(&pool)};
+    cross_thread(s, source);
+  });
+  add_cross("pool_with_mutex", [](benchmark::State& s) {
+    mutex_pool_source source;
+    cross_thread(s, source);
+  });
+  // libstdc++'s pool frees another thread's blocks very slowly (about
+  // 40 us each here): one run only, so the whole report stays fast.
+  add_cross("sync_pool",
+            [](benchmark::State& s) {
+              std::pmr::synchronized_pool_resource pool;
+              resource_source source{launder_pointer(&pool)};
+              cross_thread(s, source);
+            })
+      ->Iterations(1)
+      ->Repetitions(1);
+}
 
 // ---------------------------------------------------------------------------
 // Output: the console shows each benchmark's aggregates; every repetition
