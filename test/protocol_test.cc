@@ -448,6 +448,8 @@ TEST(UserProtocolTest, CopiesIntoAnotherResourceUseThatResource) {
   expect_user_message_in(copy[0], 1, &target);
   expect_user_message_in(copy[1], 2, &target);  // 22 values: i == 2
   expect_user_message_in(moved[0], 1, &target);
+  EXPECT_TRUE(copy == moved);  // the payloads compare equal, resources aside
+  EXPECT_FALSE(copy[0] == copy[1]);
   EXPECT_EQ(source.allocate_calls(), source_calls);
   // vector buffer and, per vector, 2 strings + 1 vector: 2 * 4 blocks.
   EXPECT_EQ(target.allocate_calls(), 8u);
