@@ -17,6 +17,8 @@ namespace {
 
 constexpr const char* kind = "synchronized_slot_pool_resource";
 constexpr std::size_t bits_per_word = 64;
+// Slots a thread frees for another thread's heap before it hands them over.
+constexpr std::size_t remote_batch = 32;
 
 // The heap this thread used last, keyed by pool id: the allocation fast
 // path is one compare and a local pop. Trivially destructible, so reading it
@@ -94,6 +96,14 @@ struct synchronized_slot_pool_resource::heap {
   segment_header* bump_chunk = nullptr;  // chunk with never-used slots
   std::size_t bump_next = 0;             // index of the next one in it
   std::size_t next_chunk_slots = 0;
+  // Slots this thread freed for one other heap, pushed onto that heap's
+  // remote list in one CAS when there are remote_batch of them (or sooner:
+  // see flush_pending), so the two threads share a cache line once per
+  // batch rather than once per message.
+  heap* pending_owner = nullptr;
+  void* pending_head = nullptr;
+  void* pending_tail = nullptr;
+  std::size_t pending_count = 0;
   // Under mutex_.
   heap* next_abandoned = nullptr;
   bool abandoned = false;
@@ -252,6 +262,10 @@ void synchronized_slot_pool_resource::release() {
     h->allocated.store(0, std::memory_order_relaxed);
     h->freed.store(0, std::memory_order_relaxed);
     h->next_chunk_slots = first;
+    h->pending_owner = nullptr;
+    h->pending_head = nullptr;
+    h->pending_tail = nullptr;
+    h->pending_count = 0;
   }
   orphan_frees_.store(0, std::memory_order_relaxed);
   pass_through_in_use_.store(0, std::memory_order_relaxed);
@@ -415,6 +429,7 @@ void synchronized_slot_pool_resource::check_free(void* p) const noexcept {
   if (h == nullptr) {
     h = acquire_heap();
   }
+  flush_pending(h);
   void* slot = h->local;
   if (slot == nullptr) {
     // Take every slot other threads gave back, in one go.
@@ -523,7 +538,10 @@ void synchronized_slot_pool_resource::free_remote(heap* owner, heap* self,
       try {
         self = acquire_heap();
       } catch (...) {
-        // No heap to count in (out of memory): count in the shared counter.
+        // No heap (out of memory): hand p over alone, count it shared.
+        push_remote(owner, p, p);
+        orphan_frees_.fetch_add(1, std::memory_order_relaxed);
+        return;
       }
     }
   }
@@ -531,19 +549,41 @@ void synchronized_slot_pool_resource::free_remote(heap* owner, heap* self,
     detail::write_link(p, self->local);
     self->local = p;
   } else {
-    // Push onto the owner's remote list. Only p's link is written (p is
-    // still ours); no other node is read, so there is no ABA problem.
-    void* head = owner->remote.load(std::memory_order_relaxed);
-    do {
-      detail::write_link(p, head);
-    } while (!owner->remote.compare_exchange_weak(
-        head, p, std::memory_order_release, std::memory_order_relaxed));
+    if (self->pending_owner != owner) {
+      flush_pending(self);
+      self->pending_owner = owner;
+      self->pending_tail = p;
+    }
+    detail::write_link(p, self->pending_head);
+    self->pending_head = p;
+    if (++self->pending_count == remote_batch) {
+      flush_pending(self);
+    }
   }
-  if (self != nullptr) {
-    increment(self->freed);
-  } else {
-    orphan_frees_.fetch_add(1, std::memory_order_relaxed);
+  increment(self->freed);
+}
+
+void synchronized_slot_pool_resource::flush_pending(heap* h) noexcept {
+  if (h->pending_head == nullptr) {
+    return;
   }
+  push_remote(h->pending_owner, h->pending_head, h->pending_tail);
+  h->pending_owner = nullptr;
+  h->pending_head = nullptr;
+  h->pending_tail = nullptr;
+  h->pending_count = 0;
+}
+
+void synchronized_slot_pool_resource::push_remote(heap* owner, void* first,
+                                                  void* last) noexcept {
+  // Push the chain first..last onto the owner's remote list. Only the link
+  // of `last` is written (the chain is still ours); no other node is read,
+  // so there is no ABA problem.
+  void* head = owner->remote.load(std::memory_order_relaxed);
+  do {
+    detail::write_link(last, head);
+  } while (!owner->remote.compare_exchange_weak(
+      head, first, std::memory_order_release, std::memory_order_relaxed));
 }
 
 synchronized_slot_pool_resource::heap*
@@ -603,6 +643,7 @@ synchronized_slot_pool_resource::acquire_heap() {
 }
 
 void synchronized_slot_pool_resource::abandon_heap(heap* h) noexcept {
+  flush_pending(h);  // called by the thread that owns h
   const std::lock_guard lock(mutex_);
   h->abandoned = true;
   h->next_abandoned = abandoned_;

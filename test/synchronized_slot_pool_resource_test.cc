@@ -109,8 +109,8 @@ TYPED_TEST(SlotPoolContractTest, ServesDistinctAlignedSlotsForEveryFit) {
   test_resource upstream;
   TypeParam pool({.slot_size = 40, .slot_alignment = 16}, &upstream);
   std::vector<void*> blocks;
-  for (std::size_t bytes : {0, 1, 8, 39, 40}) {
-    for (std::size_t alignment : {1, 2, 8, 16}) {
+  for (std::size_t bytes : {0U, 1U, 8U, 39U, 40U}) {
+    for (std::size_t alignment : {1U, 2U, 8U, 16U}) {
       void* p = pool.allocate(bytes, alignment);
       EXPECT_TRUE(is_aligned(p, 16)) << bytes << " " << alignment;
       EXPECT_TRUE(pool.owns(p));
@@ -617,6 +617,25 @@ TEST(SynchronizedSlotPoolResourceTest, OneThreadAlternatesBetweenPools) {
 // ---------------------------------------------------------------------------
 // Threads.
 
+// Blocks threads until released: they stay alive past a point in the test.
+class gate {
+ public:
+  void wait() {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void open() {
+    const std::lock_guard lock(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
 // A message as a producer writes it: the consumer checks every field.
 struct message {
   std::uint32_t producer;
@@ -966,6 +985,49 @@ TEST(SynchronizedSlotPoolThreadTest, LiveThreadTakesInAnExitedThreadsSlots) {
   EXPECT_EQ(pool.stats().capacity, 64u);
 }
 
+TEST(SynchronizedSlotPoolThreadTest, RemoteFreesArriveInBatchesAndAtExit) {
+  synchronized_slot_pool_resource pool({.slot_size = 16});
+  std::vector<void*> first;
+  for (int i = 0; i < 40; ++i) {
+    first.push_back(pool.allocate(16, 8));  // chunks of 16 and 32
+  }
+  ASSERT_EQ(pool.stats().capacity, 48u);
+  gate freed;
+  gate finish;
+  std::thread consumer([&] {
+    for (void* p : first) {
+      pool.deallocate(p, 16, 8);
+    }
+    freed.open();
+    finish.wait();  // alive, with 8 frees not yet handed over
+  });
+  freed.wait();
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+  const std::set<void*> first_set(first.begin(), first.end());
+  std::vector<void*> second;
+  for (int i = 0; i < 8 + 32; ++i) {
+    second.push_back(pool.allocate(16, 8));
+  }
+  // 8 never-used slots, then the first batch of 32 frees.
+  const auto reused = static_cast<std::size_t>(
+      std::count_if(second.begin(), second.end(),
+                    [&](void* p) { return first_set.count(p) != 0; }));
+  EXPECT_EQ(reused, 32u);
+  EXPECT_EQ(pool.stats().capacity, 48u);
+  finish.open();
+  consumer.join();  // hands over the last 8
+  for (int i = 0; i < 8; ++i) {
+    void* p = pool.allocate(16, 8);
+    EXPECT_EQ(first_set.count(p), 1u);
+    second.push_back(p);
+  }
+  EXPECT_EQ(pool.stats().capacity, 48u);
+  for (void* p : second) {
+    pool.deallocate(p, 16, 8);
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+}
+
 TEST(SynchronizedSlotPoolThreadTest, InitialSlotsGoToTheFirstThread) {
   test_resource upstream;
   synchronized_slot_pool_resource pool({.slot_size = 16, .initial_slots = 40},
@@ -1017,25 +1079,6 @@ TEST(SynchronizedSlotPoolThreadTest, ThreadsThatNeverAllocateFreeSlots) {
   }
   EXPECT_EQ(upstream.blocks_in_use(), 0u);
 }
-
-// Blocks threads until released: they stay alive past a point in the test.
-class gate {
- public:
-  void wait() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return open_; });
-  }
-  void open() {
-    const std::lock_guard lock(mutex_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 TEST(SynchronizedSlotPoolThreadTest, DestructionWhileIdleReturnsEveryByte) {
   test_resource upstream;
@@ -1188,8 +1231,11 @@ TEST_F(SynchronizedSlotPoolDeathTest, OversizeBlockFreedWithASlotSizeAborts) {
 
 TEST_F(SynchronizedSlotPoolDeathTest, AlignmentNotAPowerOfTwoThrows) {
   synchronized_slot_pool_resource pool({.slot_size = 32});
-  EXPECT_THROW((void)pool.allocate(8, 3), std::invalid_argument);
-  EXPECT_THROW((void)pool.allocate(100, 12), std::invalid_argument);
+  // volatile: the compiler must not see (and warn about) the alignments.
+  volatile std::size_t three = 3;
+  volatile std::size_t twelve = 12;
+  EXPECT_THROW((void)pool.allocate(8, three), std::invalid_argument);
+  EXPECT_THROW((void)pool.allocate(100, twelve), std::invalid_argument);
   EXPECT_EQ(pool.stats().slots_in_use, 0u);
 }
 

@@ -20,21 +20,29 @@
 // onto. Slots live in *segments*: blocks of a power-of-two size S aligned to
 // S, so `address & ~(S - 1)` is the segment header, which names the heap
 // that owns the slot: a free finds its heap in O(1). A free on the owning
-// thread is a local push; a free on any other thread is one compare-and-swap
-// push onto the owner's remote list. When its local list runs empty, the
-// owner takes the whole remote list with one `exchange(nullptr)` and
-// allocates from it. A lock is taken only on cold paths: a thread's first
-// use, a new chunk, thread exit, oversize requests, `release()`, `stats()`.
+// thread is a local push. A free on any other thread goes onto a short
+// private chain in the freeing thread's heap; every 32 slots (and when that
+// thread next refills, frees for another heap, or exits) the chain is pushed
+// onto the owner's remote list with one compare-and-swap. When its local
+// list runs empty, the owner takes the whole remote list with one
+// `exchange(nullptr)` and allocates from it. So a producer and a consumer
+// share a cache line (besides the messages themselves) once per 32
+// messages, not once per message. A lock is taken only on cold paths: a
+// thread's first use, a new chunk, thread exit, oversize requests, `release()`,
+// `stats()`.
 //
 // WHY IT IS ABA-SAFE: the remote list is multi-producer, single-consumer
-// with only two operations, push (CAS of the head from `h` to a node whose
-// link is `h`) and take-all (`exchange(nullptr)`). Nothing ever pops one
-// node with a CAS, so no thread ever reads the link of a node it does not
-// own: the pusher writes the link of its own (still private) slot, and the
-// owner reads links only after its exchange made the whole list its own.
-// A push CAS that succeeds because the head went from `h` to something else
-// and back to `h` is still correct, because the new node's link is exactly
-// the current head. (A Treiber stack's pop, in contrast, reads `head->next`
+// with only two operations, push (CAS of the head from `h` to the first
+// node of a private chain whose last link is `h`) and take-all
+// (`exchange(nullptr)`). Nothing ever pops one node with a CAS, so no
+// thread ever reads the link of a node it does not own: the pusher writes
+// only the last link of its own (still private) chain, and the owner reads
+// links only after its exchange made the whole list its own. A push CAS
+// that succeeds because the head went from `h` to something else and back
+// to `h` is still correct, because the chain's last link is exactly the
+// current head. The release CAS and the acquire exchange order the
+// pusher's writes (the links, and the message's last use) before the
+// owner's reads. (A Treiber stack's pop, in contrast, reads `head->next`
 // of a node another thread may have popped and be writing: a data race even
 // with a tagged head.) So there is no ABA problem and ThreadSanitizer sees
 // no race.
@@ -58,10 +66,11 @@ namespace protopool {
 /// that allocated it.
 ///
 /// Use it when messages cross threads: one thread allocates, another frees.
-/// That case costs a compare-and-swap per free and no lock (each thread
-/// allocates from its own heap; the freeing thread pushes the slot onto the
-/// owner heap's remote list). When one thread does everything, prefer
-/// `slot_pool_resource`, which needs no atomic operation at all.
+/// That case takes no lock: each thread allocates from its own heap, and
+/// the freeing thread hands slots back to the owner heap with one
+/// compare-and-swap per 32 frees; the owner takes them all with one
+/// exchange. When one thread does everything, prefer `slot_pool_resource`,
+/// which has no thread-local lookup and no atomic counter.
 ///
 /// Behaviour (the contract of `slot_pool_resource`, with these additions):
 /// - A request with `bytes <= slot_size` and `alignment <= slot_alignment`
@@ -69,8 +78,12 @@ namespace protopool {
 ///   `slot_alignment`, from the calling thread's heap. The slot stride is
 ///   that of `slot_pool_resource` (`slot_stride()`).
 /// - Slots freed on the thread that allocated them are reused last-in
-///   first-out by that thread. Slots freed on another thread go back to the
-///   allocating thread's heap in a batch, when its local list runs empty.
+///   first-out by that thread. A thread hands the slots it frees for another
+///   thread's heap over in batches of 32, and the rest when it next needs a
+///   new slot itself, frees for a different heap, or exits; the allocating
+///   thread takes all that were handed over when its local list runs empty.
+///   So up to 31 freed slots per thread wait in that thread until then:
+///   counted as free in `stats()`, but not yet reusable.
 /// - Each heap grows on its own: when it has no free slot it takes a chunk
 ///   from upstream in one call, of 16 slots (or of `initial_slots` for the
 ///   chunk carved at construction), doubling up to `max_slots_per_chunk`.
@@ -184,6 +197,8 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   [[nodiscard]] void* allocate_other(std::size_t bytes, std::size_t alignment);
   void deallocate_other(void* p, std::size_t bytes, std::size_t alignment);
   void free_remote(heap* owner, heap* self, void* p) noexcept;
+  void flush_pending(heap* h) noexcept;
+  static void push_remote(heap* owner, void* first, void* last) noexcept;
   [[nodiscard]] heap* acquire_heap();
   [[nodiscard]] heap* this_thread_heap_or_null() noexcept;
   void abandon_heap(heap* h) noexcept;
