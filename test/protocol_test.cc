@@ -21,6 +21,9 @@
 //   `Echo { text: "hi" }`, and the escaping of echo texts.
 // - ProtocolSlotTest: the fixed messages and a protocol fit one slot of
 //   slot_pool_options::for_type<protocol>().
+// - ProtocolUsageTest: the USAGE block of <protopool/protocol.h> and the
+//   README's "protocol in a std::pmr::list over a pool" example run and do
+//   what their comments say.
 #include <absl/strings/str_format.h>
 #include <gtest/gtest.h>
 #include <protopool/protocol.h>
@@ -29,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <iostream>
 #include <list>
 #include <map>
 #include <memory_resource>
@@ -699,6 +703,69 @@ TEST(ProtocolSlotTest, MessagesAndProtocolsFitOneSlotOfAProtocolPool) {
   EXPECT_EQ(pool.stats().oversize_allocations, 0u);
   EXPECT_EQ(pool.stats().high_water, 3u);
   EXPECT_EQ(upstream.allocate_calls(), 1u);
+}
+
+// Sends std::cout to a string for its lifetime.
+class cout_capture {
+ public:
+  cout_capture() : previous_(std::cout.rdbuf(text_.rdbuf())) {}
+  cout_capture(const cout_capture&) = delete;
+  cout_capture& operator=(const cout_capture&) = delete;
+  ~cout_capture() { std::cout.rdbuf(previous_); }
+  [[nodiscard]] std::string text() const { return text_.str(); }
+
+ private:
+  std::ostringstream text_;
+  std::streambuf* previous_;
+};
+
+TEST(ProtocolUsageTest, HeaderSnippetRuns) {
+  const cout_capture capture;
+  // clang-format off
+  protopool::slot_pool_resource pool({.slot_size = 128});
+  std::pmr::list<protopool::protocol> inbox(&pool);
+  inbox.emplace_back(protopool::msg::add{5, 6});
+  inbox.emplace_back(std::in_place_type<protopool::msg::echo>,
+                     "a text too long for the small-string buffer");
+  // Both list nodes and the echo's characters live in `pool`.
+  std::cout << inbox.front();  // Add { left: 5, right: 6 }
+
+  auto boxed = protopool::make_box<protopool::protocol>(
+      &pool, protopool::msg::mul{6, 7});  // one slot; freed with the box
+  // clang-format on
+  EXPECT_EQ(capture.text(), "Add { left: 5, right: 6 }");
+  EXPECT_EQ(pool.stats().slots_in_use, 4u);
+  EXPECT_EQ(pool.stats().oversize_allocations, 0u);
+  boxed.reset();
+  EXPECT_EQ(pool.stats().slots_in_use, 3u);
+}
+
+TEST(ProtocolUsageTest, ReadmeSnippetRuns) {
+  const cout_capture capture;
+  counting_resource global_heap_stand_in;
+  default_resource_guard no_default(&global_heap_stand_in);
+  // clang-format off
+  // One pool for the list's nodes and the echo's text: a 128-byte slot holds
+  // a node (two pointers and a protocol) or a short text.
+  protopool::slot_pool_resource pool({.slot_size = 128, .initial_slots = 64});
+  std::pmr::list<protopool::protocol> inbox(&pool);
+  inbox.emplace_back(protopool::msg::add{5, 6});
+  inbox.emplace_back(std::in_place_type<protopool::msg::echo>,
+                     "hello from a text longer than the small-string buffer");
+  for (const protopool::protocol& m : inbox) {
+    std::cout << m << '\n';
+  }
+  // Add { left: 5, right: 6 }
+  // Echo { text: "hello from a text longer than the small-string buffer" }
+  // pool.stats().slots_in_use == 3: two nodes and one text, all in the pool.
+  // clang-format on
+  EXPECT_EQ(capture.text(),
+            "Add { left: 5, right: 6 }\n"
+            "Echo { text: \"hello from a text longer than the small-string "
+            "buffer\" }\n");
+  EXPECT_EQ(pool.stats().slots_in_use, 3u);
+  // The pool's one chunk came from the default resource; nothing else did.
+  EXPECT_EQ(global_heap_stand_in.allocate_calls(), 1u);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 // - IsEqualIsIdentity.
 // - SeesEveryAllocationOfAProtocolContainer: between a pmr list of
 //   protocols and a pool, the trace shows each node and each echo text.
+// - TracingUsageTest.HeaderSnippetRuns: the USAGE block of the header prints
+//   what its comment says.
 #include <gtest/gtest.h>
 #include <protopool/protocol.h>
 #include <protopool/slot_pool_resource.h>
@@ -99,23 +101,25 @@ TEST(TracingResourceTest, StreamSinkWritesOneLinePerEvent) {
                             "deallocate: p=0x[0-9a-f]+ bytes=56 align=8\n")));
 }
 
-// Sends std::clog to a string for its lifetime.
-class clog_capture {
+// Sends `stream` (std::clog, std::cout) to a string for its lifetime.
+class stream_capture {
  public:
-  clog_capture() : previous_(std::clog.rdbuf(text_.rdbuf())) {}
-  clog_capture(const clog_capture&) = delete;
-  clog_capture& operator=(const clog_capture&) = delete;
-  ~clog_capture() { std::clog.rdbuf(previous_); }
+  explicit stream_capture(std::ostream& stream)
+      : stream_(stream), previous_(stream.rdbuf(text_.rdbuf())) {}
+  stream_capture(const stream_capture&) = delete;
+  stream_capture& operator=(const stream_capture&) = delete;
+  ~stream_capture() { stream_.rdbuf(previous_); }
   [[nodiscard]] std::string text() const { return text_.str(); }
 
  private:
   std::ostringstream text_;
+  std::ostream& stream_;
   std::streambuf* previous_;
 };
 
 TEST(TracingResourceTest, DefaultSinkWritesToClog) {
   counting_resource upstream;
-  const clog_capture capture;
+  const stream_capture capture(std::clog);
   tracing_resource traced(&upstream);
   void* const p = traced.allocate(16, 16);
   traced.deallocate(p, 16, 16);
@@ -160,7 +164,7 @@ TEST(TracingResourceTest, SetSinkReplacesTheSink) {
 
 TEST(TracingResourceTest, EmptySinkReportsNothing) {
   counting_resource upstream;
-  const clog_capture capture;
+  const stream_capture capture(std::clog);
   tracing_resource traced(&upstream, tracing_resource::sink_type{});
   void* const p = traced.allocate(8, 8);
   traced.deallocate(p, 8, 8);
@@ -212,6 +216,27 @@ TEST(TracingResourceTest, SeesEveryAllocationOfAProtocolContainer) {
   }
   EXPECT_EQ(allocated, 0u);
   EXPECT_EQ(pool.stats().slots_in_use, 0u);
+}
+
+TEST(TracingUsageTest, HeaderSnippetRuns) {
+  const stream_capture capture(std::cout);
+  {
+    // clang-format off
+    protopool::slot_pool_resource pool(
+        protopool::slot_pool_options::for_type<protopool::protocol>(10));
+    protopool::tracing_resource traced(&pool, std::cout);
+    auto m = protopool::make_box<protopool::protocol>(
+        &traced, protopool::msg::add{5, 6});
+    // prints: allocate: p=0x55f0c2a4 bytes=56 align=8
+    // clang-format on
+    EXPECT_TRUE(std::regex_match(
+        capture.text(),
+        std::regex("allocate: p=0x[0-9a-f]+ bytes=56 align=8\n")));
+    EXPECT_TRUE(pool.owns(m.get()));
+  }
+  EXPECT_TRUE(std::regex_search(
+      capture.text(),
+      std::regex("\ndeallocate: p=0x[0-9a-f]+ bytes=56 align=8\n$")));
 }
 
 }  // namespace
