@@ -424,10 +424,14 @@ class report {
       return;
     }
     const double ratio = *other / *ns;
+    // What nothing can beat: the floor's own ratio bounds the target.
+    const std::optional<double> floor = find(workload, "glibc", "floor");
+    const std::string bound =
+        floor ? "; the floor: " + format("%.2fx", *other / *floor) : "";
     lines.push_back({workload + ": " + pool + " >= " + format("%.2g", factor) +
                          "x faster than " + other_label,
                      format("%.2fx", ratio) + " (" + format("%.2f", *ns) +
-                         " vs " + format("%.2f", *other) + " ns)",
+                         " vs " + format("%.2f", *other) + " ns" + bound + ")",
                      ratio >= factor});
   }
 
