@@ -27,6 +27,9 @@ foreach(bench IN LISTS BENCHES)
             --benchmark_out_format=json
             --benchmark_repetitions=${REPETITIONS}
             --benchmark_min_time=${MIN_TIME} --benchmark_color=false
+            # Repetitions of all contenders interleaved in random order:
+            # a change of load on the machine hits every contender alike.
+            --benchmark_enable_random_interleaving=true
     RESULT_VARIABLE result)
   if(NOT result EQUAL 0)
     message(FATAL_ERROR "hypothesis: ${name} failed (${result})")
