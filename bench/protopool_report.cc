@@ -624,7 +624,7 @@ bool write_chart(const report& r, const std::string& out_dir,
   const std::string svg_path = out_dir + "/hypothesis.svg";
   {
     std::ofstream gp(script_path);
-    gp << "set terminal svg size 1100,620 dynamic font 'sans,12'\n"
+    gp << "set terminal svg size 1100,620 dynamic font 'sans,12' background rgb 'white'\n"
        << "set output '" << svg_path << "'\n"
        << "set title 'protopool: time per message relative to "
           "new_delete_resource (lower is faster)' noenhanced\n"
