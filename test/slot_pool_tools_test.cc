@@ -188,16 +188,6 @@ TEST(SlotPoolToolsTest, QuarantineHoldsAFreedSlotForKOtherFrees) {
 #endif
 }
 
-TEST(SlotPoolToolsTest, WithoutQuarantineTheLastFreedSlotComesBack) {
-  slot_pool_resource pool(slot_pool_options{.slot_size = 16});
-  void* a = pool.allocate(16, 8);
-  void* b = pool.allocate(16, 8);
-  pool.deallocate(a, 16, 8);
-  EXPECT_EQ(pool.allocate(16, 8), a);
-  pool.deallocate(a, 16, 8);
-  pool.deallocate(b, 16, 8);
-}
-
 TEST(SlotPoolToolsTest, QuarantineGivesWayAtMaxSlots) {
 #if !PROTOPOOL_INSTRUMENTED
   GTEST_SKIP() << "quarantine needs a checked, valgrind or ASan build";
