@@ -1028,6 +1028,41 @@ TEST(SynchronizedSlotPoolThreadTest, RemoteFreesArriveInBatchesAndAtExit) {
   EXPECT_EQ(pool.stats().slots_in_use, 0u);
 }
 
+TEST(SynchronizedSlotPoolThreadTest, AThreadsOwnRefillHandsOverItsFrees) {
+  synchronized_slot_pool_resource pool({.slot_size = 16});
+  std::vector<void*> first;
+  for (int i = 0; i < 16; ++i) {
+    first.push_back(pool.allocate(16, 8));
+  }
+  gate done;
+  gate finish;
+  void* own = nullptr;
+  std::thread consumer([&] {
+    for (void* p : first) {
+      pool.deallocate(p, 16, 8);  // fewer than a batch: held back
+    }
+    own = pool.allocate(16, 8);  // its own refill hands them over
+    done.open();
+    finish.wait();
+    pool.deallocate(own, 16, 8);
+  });
+  done.wait();
+  EXPECT_EQ(pool.stats().capacity, 32u);
+  const std::set<void*> first_set(first.begin(), first.end());
+  std::vector<void*> second;
+  for (int i = 0; i < 16; ++i) {
+    second.push_back(pool.allocate(16, 8));
+    EXPECT_EQ(first_set.count(second.back()), 1u);
+  }
+  EXPECT_EQ(pool.stats().capacity, 32u);
+  finish.open();
+  consumer.join();
+  for (void* p : second) {
+    pool.deallocate(p, 16, 8);
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+}
+
 TEST(SynchronizedSlotPoolThreadTest, InitialSlotsGoToTheFirstThread) {
   test_resource upstream;
   synchronized_slot_pool_resource pool({.slot_size = 16, .initial_slots = 40},
