@@ -19,8 +19,11 @@
 //   bytes all back); many threads allocating and freeing randomly against
 //   per-thread models and handing blocks to each other; a thread that exits
 //   with cached slots (a new thread reuses them, no new chunk; max_slots
-//   still reachable by a live thread); frees by threads that never
-//   allocate; destruction while idle threads still hold per-thread state;
+//   still reachable by a live thread); frees for another thread handed
+//   over in batches of 32, at the freeing thread's own refill and at its
+//   exit; the initial slots going to the first thread; frees by threads
+//   that never allocate; destruction while idle threads still hold
+//   per-thread state;
 //   threads exiting after the pool died (and a new pool at the same
 //   address).
 // - SynchronizedSlotPoolDeathTest (checked builds): double free (same and
