@@ -23,9 +23,8 @@
 //   over in batches of 32, at the freeing thread's own refill and at its
 //   exit; the initial slots going to the first thread; frees by threads
 //   that never allocate; destruction while idle threads still hold
-//   per-thread state;
-//   threads exiting after the pool died (and a new pool at the same
-//   address).
+//   per-thread state; threads exiting after the pool died (and a new pool
+//   at the same address).
 // - SynchronizedSlotPoolDeathTest (checked builds): double free (same and
 //   other thread), foreign pointer, pointer inside a slot, slot freed with
 //   an oversize size, oversize block freed with a slot size, alignment not
