@@ -605,6 +605,14 @@ void register_message_workload(const std::string& workload, Run run) {
     resource_source source{launder_pointer(&pool)};
     run(s, source);
   });
+  // Issue 6: the cost of thread safety on one thread, beside the
+  // single-threaded pool.
+  add(workload + "/sync_slot_pool", [run](benchmark::State& s) {
+    protopool::synchronized_slot_pool_resource pool(
+        message_options(batch_size));
+    resource_source source{launder_pointer(&pool)};
+    run(s, source);
+  });
   add(workload + "/pool_polyalloc", [run](benchmark::State& s) {
     slot_pool_resource pool(message_options(batch_size));
     polymorphic_source source{

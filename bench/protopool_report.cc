@@ -466,6 +466,18 @@ class report {
     }
     speed_target(lines, "W3_list_churn", "pool_pmr", baseline,
                  find("W3_list_churn", "glibc", baseline), 3);
+    // Issue 6: cross-thread messages, and the same-thread cost of safety.
+    speed_target(lines, "W7_cross_thread", "sync_slot_pool", baseline,
+                 find("W7_cross_thread", "glibc", baseline), 1.5);
+    speed_target(lines, "W7_cross_thread", "sync_slot_pool",
+                 "mimalloc:new_delete",
+                 find("W7_cross_thread", "mimalloc", "new_delete"), 1.0);
+    speed_target(lines, "W7_cross_thread", "sync_slot_pool", "sync_pool",
+                 find("W7_cross_thread", "glibc", "sync_pool"), 20);
+    for (const std::string w : {"W1_box_one", "W2_batch_100_outside"}) {
+      speed_target(lines, w, "sync_slot_pool", "pool_virtual (within 2x)",
+                   find(w, "glibc", "pool_virtual"), 0.5);
+    }
     const entry* memory = find_entry("W6_memory", "glibc", "pool_virtual");
     if (memory != nullptr) {
       const double ratio =
@@ -624,7 +636,8 @@ bool write_chart(const report& r, const std::string& out_dir,
   const std::string svg_path = out_dir + "/hypothesis.svg";
   {
     std::ofstream gp(script_path);
-    gp << "set terminal svg size 1100,620 dynamic font 'sans,12' background rgb 'white'\n"
+    gp << "set terminal svg size 1100,620 dynamic font 'sans,12' background "
+          "rgb 'white'\n"
        << "set output '" << svg_path << "'\n"
        << "set title 'protopool: time per message relative to "
           "new_delete_resource (lower is faster)' noenhanced\n"
