@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <utility>
 
 namespace protopool {
@@ -17,7 +18,7 @@ test_resource::test_resource(test_resource_options options,
     : options_(std::move(options)), upstream_(upstream) {}
 
 test_resource::~test_resource() {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (live_.empty()) {
     return;
   }
@@ -45,83 +46,83 @@ test_resource::~test_resource() {
 }
 
 void test_resource::set_allocation_limit(std::int64_t n) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   allocation_limit_ = n < 0 ? -1 : n;
 }
 
 std::int64_t test_resource::allocation_limit() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return allocation_limit_;
 }
 
 std::size_t test_resource::allocations() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return allocations_;
 }
 
 std::size_t test_resource::deallocations() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return deallocations_;
 }
 
 std::size_t test_resource::failed_allocations() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return failed_allocations_;
 }
 
 std::size_t test_resource::blocks_in_use() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return live_.size();
 }
 
 std::size_t test_resource::bytes_in_use() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return bytes_in_use_;
 }
 
 std::size_t test_resource::max_blocks_in_use() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return max_blocks_in_use_;
 }
 
 std::size_t test_resource::max_bytes_in_use() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return max_bytes_in_use_;
 }
 
 std::size_t test_resource::total_bytes_allocated() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return total_bytes_allocated_;
 }
 
 std::size_t test_resource::mismatched_deallocations() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return mismatched_deallocations_;
 }
 
 std::size_t test_resource::foreign_deallocations() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return foreign_deallocations_;
 }
 
 std::size_t test_resource::double_deallocations() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return double_deallocations_;
 }
 
 std::size_t test_resource::misuse_count() const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return mismatched_deallocations_ + foreign_deallocations_ +
          double_deallocations_;
 }
 
 bool test_resource::is_live(const void* p) const {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   return live_.contains(p);
 }
 
 void* test_resource::do_allocate(std::size_t bytes, std::size_t alignment) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   if (allocation_limit_ >= 0) {
     if (allocation_limit_ == 0) {
       allocation_limit_ = -1;
@@ -149,7 +150,7 @@ void* test_resource::do_allocate(std::size_t bytes, std::size_t alignment) {
 
 void test_resource::do_deallocate(void* p, std::size_t bytes,
                                   std::size_t alignment) {
-  absl::MutexLock lock(&mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   const auto found = live_.find(p);
   if (found == live_.end()) {
     if (freed_.contains(p)) {
