@@ -35,10 +35,9 @@ void validate(const slot_pool_options& options,
     throw_invalid("slot_pool_options.max_slots_per_chunk must be > 0");
   }
   if (options.max_slots != 0 && options.max_slots < options.initial_slots) {
-    throw_invalid(absl::StrCat("slot_pool_options.max_slots (",
-                               options.max_slots,
-                               ") must be 0 or >= initial_slots (",
-                               options.initial_slots, ")"));
+    throw_invalid(absl::StrCat(
+        "slot_pool_options.max_slots (", options.max_slots,
+        ") must be 0 or >= initial_slots (", options.initial_slots, ")"));
   }
   if (options.oversize != oversize_policy::upstream &&
       options.oversize != oversize_policy::throw_bad_alloc) {
@@ -86,8 +85,8 @@ bool pass_through_requested() noexcept {
 void throw_bad_alloc() { throw std::bad_alloc(); }
 
 void throw_bad_alignment(std::size_t alignment) {
-  throw std::invalid_argument(absl::StrCat(
-      "protopool: alignment ", alignment, " is not a power of two"));
+  throw std::invalid_argument(absl::StrCat("protopool: alignment ", alignment,
+                                           " is not a power of two"));
 }
 
 void diagnose(const char* pool_kind, const void* pool, const char* what,
@@ -100,8 +99,9 @@ void diagnose(const char* pool_kind, const void* pool, const char* what,
 void report_in_use(const char* pool_kind, const void* pool, const char* when,
                    std::size_t count, const void* const* addresses,
                    std::size_t listed) noexcept {
-  absl::FPrintF(stderr, "protopool: %s %p: %d slot(s) still in use at %s:",
-                pool_kind, pool, count, when);
+  absl::FPrintF(stderr,
+                "protopool: %s %p: %d slot(s) still in use at %s:", pool_kind,
+                pool, count, when);
   for (std::size_t i = 0; i < listed; ++i) {
     absl::FPrintF(stderr, " %p", addresses[i]);
   }

@@ -85,7 +85,9 @@ slot_pool_resource::~slot_pool_resource() {
 }
 
 void slot_pool_resource::release() {
-  if (PROTOPOOL_CHECKED && slots_in_use_ != 0) {
+  // In pass-through mode the blocks handed out are upstream's, not in any
+  // chunk: they stay valid, and stay counted, until they are deallocated.
+  if (PROTOPOOL_CHECKED && slots_in_use_ != 0 && !pass_through_) {
     report_slots_in_use("release()");
   }
   // Forget every slot valgrind still thinks is live before the chunks go
@@ -238,17 +240,16 @@ void slot_pool_resource::add_chunk(std::size_t slots) {
   // it was.
   void* block = upstream_->allocate(bytes, alignment);
   auto* base = static_cast<std::byte*>(block);
-  auto* chunk = ::new (block) chunk_header{
-      .next = chunks_,
-      .first_slot = base + offset,
-      .slots = slots,
-      .bytes = bytes,
-      .alignment = alignment,
-      .live = nullptr,
-      .slots_bytes = slots_bytes};
+  auto* chunk = ::new (block) chunk_header{.next = chunks_,
+                                           .first_slot = base + offset,
+                                           .slots = slots,
+                                           .bytes = bytes,
+                                           .alignment = alignment,
+                                           .live = nullptr,
+                                           .slots_bytes = slots_bytes};
   if (PROTOPOOL_CHECKED) {
-    chunk->live = ::new (base + sizeof(chunk_header))
-        std::uint64_t[bitmap_words]();
+    chunk->live =
+        ::new (base + sizeof(chunk_header)) std::uint64_t[bitmap_words]();
   }
   detail::tool_area_retired(chunk->first_slot, slots_bytes);
   chunks_ = chunk;
@@ -279,7 +280,9 @@ void slot_pool_resource::release_chunks() noexcept {
   capacity_ = 0;
   chunk_count_ = 0;
   upstream_bytes_ = 0;
-  slots_in_use_ = 0;
+  if (!pass_through_) {
+    slots_in_use_ = 0;
+  }
 }
 
 void slot_pool_resource::report_slots_in_use(const char* when) const noexcept {
@@ -326,10 +329,10 @@ void* slot_pool_resource::allocate_slot_instrumented(std::size_t bytes) {
   }
   if (PROTOPOOL_CHECKED) {
     const chunk_header* chunk = find_chunk(slot);
-    const std::size_t index = static_cast<std::size_t>(
-                                  static_cast<std::byte*>(slot) -
-                                  chunk->first_slot) /
-                              stride_;
+    const std::size_t index =
+        static_cast<std::size_t>(static_cast<std::byte*>(slot) -
+                                 chunk->first_slot) /
+        stride_;
     chunk->live[index / bits_per_word] |= std::uint64_t{1}
                                           << (index % bits_per_word);
   }
@@ -355,8 +358,8 @@ void slot_pool_resource::deallocate_slot_instrumented(
                              "not own:",
                        p);
     }
-    const auto offset = static_cast<std::size_t>(
-        static_cast<std::byte*>(p) - chunk->first_slot);
+    const auto offset = static_cast<std::size_t>(static_cast<std::byte*>(p) -
+                                                 chunk->first_slot);
     if (offset % stride_ != 0) {
       detail::diagnose(kind, this,
                        "deallocate of a pointer inside a slot, not at its "
@@ -368,8 +371,7 @@ void slot_pool_resource::deallocate_slot_instrumented(
     const std::uint64_t bit = std::uint64_t{1} << (index % bits_per_word);
     if ((word & bit) == 0) {
       detail::diagnose(kind, this,
-                       "double free (or free of a slot never handed out):",
-                       p);
+                       "double free (or free of a slot never handed out):", p);
     }
     word &= ~bit;
   }

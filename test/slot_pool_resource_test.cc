@@ -857,6 +857,19 @@ TEST(SlotPoolPassThroughTest, EveryRequestReachesUpstream) {
   EXPECT_EQ(upstream.mismatches(), 0u);
 }
 
+TEST(SlotPoolPassThroughTest, ReleaseLeavesUpstreamBlocksLiveAndCounted) {
+  const pass_through_environment environment("1");
+  counting_resource upstream;
+  slot_pool_resource pool({.slot_size = 24, .slot_alignment = 8}, &upstream);
+  void* a = pool.allocate(24, 8);
+  pool.release();  // a is upstream's block, not a slot: still valid
+  EXPECT_EQ(pool.stats().slots_in_use, 1u);
+  EXPECT_EQ(upstream.bytes_outstanding(), 24u);
+  pool.deallocate(a, 24, 8);
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+  EXPECT_EQ(upstream.bytes_outstanding(), 0u);
+}
+
 TEST(SlotPoolPassThroughTest, OnlyTheValueOneTurnsItOn) {
   const pass_through_environment environment("0");
   counting_resource upstream;
