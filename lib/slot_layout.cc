@@ -96,6 +96,16 @@ void diagnose(const char* pool_kind, const void* pool, const char* what,
   std::abort();
 }
 
+std::size_t checked_slot_index(const char* pool_kind, const void* pool,
+                               std::size_t offset, std::size_t stride,
+                               const void* p) noexcept {
+  if (offset % stride != 0) {
+    diagnose(pool_kind, pool,
+             "deallocate of a pointer inside a slot, not at its start:", p);
+  }
+  return offset / stride;
+}
+
 void report_in_use(const char* pool_kind, const void* pool, const char* when,
                    std::size_t count, const void* const* addresses,
                    std::size_t listed) noexcept {

@@ -351,27 +351,20 @@ void slot_pool_resource::deallocate_slot_instrumented(
     if (chunk == nullptr) {
       detail::diagnose(kind, this,
                        caller == std::string_view("deallocate")
-                           ? "deallocate of a pointer this pool does not own "
-                             "(foreign, or an oversize block given a "
-                             "slot-sized size):"
+                           ? detail::not_owned_diagnosis
                            : "deallocate_slot of a pointer this pool does "
                              "not own:",
                        p);
     }
-    const auto offset = static_cast<std::size_t>(static_cast<std::byte*>(p) -
-                                                 chunk->first_slot);
-    if (offset % stride_ != 0) {
-      detail::diagnose(kind, this,
-                       "deallocate of a pointer inside a slot, not at its "
-                       "start:",
-                       p);
-    }
-    const std::size_t index = offset / stride_;
+    const std::size_t index = detail::checked_slot_index(
+        kind, this,
+        static_cast<std::size_t>(static_cast<std::byte*>(p) -
+                                 chunk->first_slot),
+        stride_, p);
     std::uint64_t& word = chunk->live[index / bits_per_word];
     const std::uint64_t bit = std::uint64_t{1} << (index % bits_per_word);
     if ((word & bit) == 0) {
-      detail::diagnose(kind, this,
-                       "double free (or free of a slot never handed out):", p);
+      detail::diagnose(kind, this, detail::double_free_diagnosis, p);
     }
     word &= ~bit;
   }

@@ -396,28 +396,19 @@ void synchronized_slot_pool_resource::on_slot_allocated(
 void synchronized_slot_pool_resource::check_free(void* p) const noexcept {
   const segment_header* segment = find_segment(p);
   if (segment == nullptr) {
-    detail::diagnose(kind, this,
-                     "deallocate of a pointer this pool does not own "
-                     "(foreign, or an oversize block given a slot-sized "
-                     "size):",
-                     p);
+    detail::diagnose(kind, this, detail::not_owned_diagnosis, p);
   }
-  const auto offset = static_cast<std::size_t>(
-                          static_cast<const std::byte*>(p) - segment->base()) -
-                      segment_offset_;
-  if (offset % stride_ != 0) {
-    detail::diagnose(kind, this,
-                     "deallocate of a pointer inside a slot, not at its "
-                     "start:",
-                     p);
-  }
-  const std::size_t index = offset / stride_;
+  const std::size_t index = detail::checked_slot_index(
+      kind, this,
+      static_cast<std::size_t>(static_cast<const std::byte*>(p) -
+                               segment->base()) -
+          segment_offset_,
+      stride_, p);
   const std::uint64_t bit = std::uint64_t{1} << (index % bits_per_word);
   if ((segment->live[index / bits_per_word].fetch_and(
            ~bit, std::memory_order_relaxed) &
        bit) == 0) {
-    detail::diagnose(kind, this,
-                     "double free (or free of a slot never handed out):", p);
+    detail::diagnose(kind, this, detail::double_free_diagnosis, p);
   }
 }
 

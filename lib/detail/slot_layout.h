@@ -57,6 +57,20 @@ bool pass_through_requested() noexcept;
 [[noreturn]] void diagnose(const char* pool_kind, const void* pool,
                            const char* what, const void* p) noexcept;
 
+/// Diagnoses shared by the pools' checked builds.
+inline constexpr const char* not_owned_diagnosis =
+    "deallocate of a pointer this pool does not own (foreign, or an oversize "
+    "block given a slot-sized size):";
+inline constexpr const char* double_free_diagnosis =
+    "double free (or free of a slot never handed out):";
+
+/// Returns the index of the slot `offset` bytes past the first slot of a
+/// chunk with slots `stride` apart. Diagnoses (and aborts) a pointer `p`
+/// inside a slot rather than at its start.
+std::size_t checked_slot_index(const char* pool_kind, const void* pool,
+                               std::size_t offset, std::size_t stride,
+                               const void* p) noexcept;
+
 /// Writes the slots still in use (count and up to 16 addresses) to stderr.
 void report_in_use(const char* pool_kind, const void* pool, const char* when,
                    std::size_t count, const void* const* addresses,
