@@ -117,9 +117,20 @@ bool slot_pool_resource::owns(const void* p) const noexcept {
 
 const slot_pool_resource::chunk_header* slot_pool_resource::find_chunk(
     const void* p) const noexcept {
+#if PROTOPOOL_INSTRUMENTED
+  // The checked paths look up every slot they hand out or take back; frees
+  // cluster in a chunk, so the chunk of the last lookup is tried first and
+  // the walk (newest chunk first) is the exception.
+  if (last_found_ != nullptr && last_found_->contains(p)) {
+    return last_found_;
+  }
+#endif
   for (const chunk_header* chunk = chunks_; chunk != nullptr;
        chunk = chunk->next) {
     if (chunk->contains(p)) {
+#if PROTOPOOL_INSTRUMENTED
+      last_found_ = chunk;
+#endif
       return chunk;
     }
   }
@@ -271,6 +282,7 @@ void slot_pool_resource::release_chunks() noexcept {
   chunks_ = nullptr;
   free_list_ = nullptr;
 #if PROTOPOOL_INSTRUMENTED
+  last_found_ = nullptr;
   quarantine_oldest_ = nullptr;
   quarantine_newest_ = nullptr;
   quarantined_ = 0;

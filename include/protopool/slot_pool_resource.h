@@ -281,6 +281,9 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   free_slot* quarantine_newest_ = nullptr;
   std::size_t quarantined_ = 0;
   std::size_t quarantine_limit_ = 0;
+  // The chunk of the last find_chunk() hit (checked lookups are O(1) while
+  // slots come and go within one chunk).
+  mutable const chunk_header* last_found_ = nullptr;
 #endif
 };
 
