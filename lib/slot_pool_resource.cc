@@ -224,10 +224,7 @@ bool slot_pool_resource::do_is_equal(
     return;
   }
   if (PROTOPOOL_CHECKED && owns(p)) {
-    detail::diagnose(kind, this,
-                     "deallocate with a size/alignment too large for a slot, "
-                     "of a slot:",
-                     p);
+    detail::diagnose(kind, this, detail::too_large_for_slot_diagnosis, p);
   }
   upstream_->deallocate(p, bytes, alignment);
 }

@@ -766,10 +766,7 @@ void synchronized_slot_pool_resource::sample_high_water() const noexcept {
     return;
   }
   if (PROTOPOOL_CHECKED && owns(p)) {
-    detail::diagnose(kind, this,
-                     "deallocate with a size/alignment too large for a slot, "
-                     "of a slot:",
-                     p);
+    detail::diagnose(kind, this, detail::too_large_for_slot_diagnosis, p);
   }
   const std::lock_guard lock(mutex_);
   upstream_->deallocate(p, bytes, alignment);

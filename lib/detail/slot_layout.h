@@ -61,6 +61,8 @@ bool pass_through_requested() noexcept;
 inline constexpr const char* not_owned_diagnosis =
     "deallocate of a pointer this pool does not own (foreign, or an oversize "
     "block given a slot-sized size):";
+inline constexpr const char* too_large_for_slot_diagnosis =
+    "deallocate with a size/alignment too large for a slot, of a slot:";
 inline constexpr const char* double_free_diagnosis =
     "double free (or free of a slot never handed out):";
 
