@@ -22,8 +22,8 @@
 //   pool:- in_use=0 high_water=2
 //   main:-
 // Every --resource goes through the same pmr code path (make_box over a
-// memory_resource*). A bad flag value is reported on stderr with exit
-// status 2; --help prints the flags and exits with 0.
+// memory_resource*). A bad flag value or an unknown flag is reported on
+// stderr with exit status 2; --help prints the flags and exits with 0.
 //
 // Two programs. This one parses and validates the flags (Abseil flags),
 // then replaces itself (execv) with protopool_demo_run, found next to it,
@@ -37,15 +37,18 @@
 #include <absl/flags/internal/program_name.h>
 #include <absl/flags/internal/usage.h>
 #include <absl/flags/parse.h>
+#include <absl/flags/reflection.h>
 #include <absl/flags/usage.h>
 #include <absl/flags/usage_config.h>
 #include <absl/strings/numbers.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +117,39 @@ std::optional<std::string> check_trace_values(
   return std::nullopt;
 }
 
+// Abseil reports a flag it does not know and exits with 1: find it first,
+// with the demo's status. A name Abseil knows (ours, or one of its own such
+// as --flagfile) passes, and so does --noNAME for a bool; so do the usage
+// flags Abseil handles without registering them (--helpfull, ...).
+constexpr std::string_view abseil_usage_flags[] = {
+    "help",    "helpfull",        "helpshort", "helppackage",
+    "version", "only_check_args", "helpon",    "helpmatch"};
+
+std::optional<std::string> check_flag_names(
+    const std::vector<std::string_view>& flags) {
+  for (const std::string_view argument : flags) {
+    const std::string_view body = flag_body(argument);
+    if (body.empty()) continue;  // a positional argument, or "-"
+    const std::string_view name = body.substr(0, body.find('='));
+    if (std::ranges::find(abseil_usage_flags, name) !=
+        std::end(abseil_usage_flags)) {
+      continue;
+    }
+    // Debian's absl::string_view is its own type, not std::string_view.
+    const absl::string_view absl_name(name.data(), name.size());
+    if (absl::FindCommandLineFlag(absl_name) != nullptr) continue;
+    if (name.starts_with("no")) {
+      const absl::CommandLineFlag* flag =
+          absl::FindCommandLineFlag(absl_name.substr(2));
+      if (flag != nullptr && flag->IsOfType<bool>()) continue;
+    }
+    return "unknown flag '--" + std::string(name) +
+           "' (the flags are --resource, --count, --trace/--notrace, "
+           "--help)";
+  }
+  return std::nullopt;
+}
+
 bool help_requested(const std::vector<std::string_view>& flags) {
   for (const std::string_view argument : flags) {
     if (flag_body(argument) == "help") return true;
@@ -148,6 +184,9 @@ int main(int argc, char** argv) {
         absl::flags_internal::HelpFormat::kHumanReadable,
         absl::ProgramUsageMessage());
     return 0;
+  }
+  if (const auto error = check_flag_names(flags)) {
+    return fail(*error);
   }
   if (const auto error = check_trace_values(flags)) {
     return fail(*error);
