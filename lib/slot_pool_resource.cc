@@ -1,7 +1,10 @@
 // File: lib/slot_pool_resource.cc
+#include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
 #include <protopool/slot_pool_resource.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -37,6 +40,84 @@ struct slot_pool_resource::chunk_header {
   std::size_t slots_bytes;
 };
 
+#if PROTOPOOL_CHECKED
+// The checked builds' address -> chunk index. The address space is cut into
+// granules of 2^shift bytes, the largest power of two not above the slot
+// area of a full-size chunk (max_slots_per_chunk slots); each granule maps
+// to the chunks whose slot areas overlap it. A full-size chunk overlaps at
+// most three granules and a granule at most two full-size chunks, so a
+// lookup is one hash probe and one or two range checks. Only the smaller
+// chunks of the first growth steps (or one cut short by max_slots) can add
+// a few more candidates to a granule.
+struct slot_pool_resource::chunk_index {
+  explicit chunk_index(std::size_t full_chunk_bytes)
+      : shift(static_cast<unsigned>(std::bit_width(full_chunk_bytes) - 1)) {}
+
+  [[nodiscard]] std::uintptr_t first_granule(
+      const chunk_header& chunk) const noexcept {
+    return reinterpret_cast<std::uintptr_t>(chunk.first_slot) >> shift;
+  }
+  [[nodiscard]] std::uintptr_t last_granule(
+      const chunk_header& chunk) const noexcept {
+    return (reinterpret_cast<std::uintptr_t>(chunk.first_slot) +
+            chunk.slots_bytes - 1) >>
+           shift;
+  }
+
+  // Strong guarantee: if the global heap throws, the index is as it was.
+  void insert(const chunk_header& chunk) {
+    const std::uintptr_t last = last_granule(chunk);
+    std::uintptr_t g = first_granule(chunk);
+    try {
+      for (; g <= last; ++g) {
+        granules[g].push_back(&chunk);
+      }
+    } catch (...) {
+      for (std::uintptr_t undo = first_granule(chunk); undo < g; ++undo) {
+        remove(undo, chunk);
+      }
+      throw;
+    }
+  }
+
+  [[nodiscard]] const chunk_header* find(const void* p) const noexcept {
+    const auto it = granules.find(reinterpret_cast<std::uintptr_t>(p) >> shift);
+    if (it == granules.end()) {
+      return nullptr;
+    }
+    for (const chunk_header* chunk : it->second) {
+      if (chunk->contains(p)) {
+        return chunk;
+      }
+    }
+    return nullptr;
+  }
+
+  void remove(std::uintptr_t granule, const chunk_header& chunk) noexcept {
+    const auto it = granules.find(granule);
+    if (it == granules.end()) {
+      return;
+    }
+    auto& chunks = it->second;
+    chunks.erase(std::remove(chunks.begin(), chunks.end(), &chunk),
+                 chunks.end());
+    if (chunks.empty()) {
+      granules.erase(it);
+    }
+  }
+
+  unsigned shift;
+  absl::flat_hash_map<std::uintptr_t,
+                      absl::InlinedVector<const chunk_header*, 2>>
+      granules;
+};
+
+void slot_pool_resource::chunk_index_deleter::operator()(
+    chunk_index* index) const noexcept {
+  delete index;
+}
+#endif
+
 slot_pool_resource::slot_pool_resource(const slot_pool_options& options,
                                        std::pmr::memory_resource* upstream)
     : options_(options), upstream_(upstream) {
@@ -56,6 +137,16 @@ slot_pool_resource::slot_pool_resource(const slot_pool_options& options,
   }
 #if PROTOPOOL_INSTRUMENTED
   quarantine_limit_ = detail::quarantine_requested();
+#endif
+#if PROTOPOOL_CHECKED
+  // The slot area of a full-size chunk (saturating: the options allow
+  // sizes whose product does not fit).
+  const std::size_t full_chunk_bytes =
+      options.max_slots_per_chunk >
+              std::numeric_limits<std::size_t>::max() / stride_
+          ? std::numeric_limits<std::size_t>::max()
+          : options.max_slots_per_chunk * stride_;
+  index_.reset(new chunk_index(full_chunk_bytes));
 #endif
   detail::tool_pool_created(this);
   if (options.initial_slots != 0 && !pass_through_) {
@@ -119,12 +210,20 @@ const slot_pool_resource::chunk_header* slot_pool_resource::find_chunk(
     const void* p) const noexcept {
 #if PROTOPOOL_INSTRUMENTED
   // The checked paths look up every slot they hand out or take back; frees
-  // cluster in a chunk, so the chunk of the last lookup is tried first and
-  // the walk (newest chunk first) is the exception.
+  // cluster in a chunk, so the chunk of the last lookup is tried first.
+  // Then checked builds ask the index (O(1)); the others walk the chunks,
+  // newest first.
   if (last_found_ != nullptr && last_found_->contains(p)) {
     return last_found_;
   }
 #endif
+#if PROTOPOOL_CHECKED
+  const chunk_header* const found = index_->find(p);
+  if (found != nullptr) {
+    last_found_ = found;
+  }
+  return found;
+#else
   for (const chunk_header* chunk = chunks_; chunk != nullptr;
        chunk = chunk->next) {
     if (chunk->contains(p)) {
@@ -135,6 +234,7 @@ const slot_pool_resource::chunk_header* slot_pool_resource::find_chunk(
     }
   }
   return nullptr;
+#endif
 }
 
 void* slot_pool_resource::do_allocate(std::size_t bytes,
@@ -176,6 +276,12 @@ bool slot_pool_resource::do_is_equal(
 [[gnu::noinline]] void* slot_pool_resource::refill() {
   void* slot;
   if (pass_through_) [[unlikely]] {
+    // max_slots stays a hard capacity: the slots are upstream's blocks now,
+    // but a program tested in pass-through mode must fail where it would
+    // fail on the pool.
+    if (options_.max_slots != 0 && slots_in_use_ >= options_.max_slots) {
+      detail::throw_bad_alloc();
+    }
     // Every slot-class request gets the same upstream size and alignment,
     // so the pmr and the static paths may free each other's blocks.
     slot = upstream_->allocate(options_.slot_size, options_.slot_alignment);
@@ -259,6 +365,14 @@ void slot_pool_resource::add_chunk(std::size_t slots) {
     chunk->live =
         ::new (base + sizeof(chunk_header)) std::uint64_t[bitmap_words]();
   }
+#if PROTOPOOL_CHECKED
+  try {
+    index_->insert(*chunk);
+  } catch (...) {
+    upstream_->deallocate(block, bytes, alignment);
+    throw;
+  }
+#endif
   detail::tool_area_retired(chunk->first_slot, slots_bytes);
   chunks_ = chunk;
   bump_ = chunk->first_slot;
@@ -278,6 +392,9 @@ void slot_pool_resource::release_chunks() noexcept {
   }
   chunks_ = nullptr;
   free_list_ = nullptr;
+#if PROTOPOOL_CHECKED
+  index_->granules.clear();
+#endif
 #if PROTOPOOL_INSTRUMENTED
   last_found_ = nullptr;
   quarantine_oldest_ = nullptr;

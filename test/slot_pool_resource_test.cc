@@ -2,7 +2,8 @@
 // concern; the upstream is test/support/counting_resource.h, which records
 // every upstream call and fails the test on a mismatched deallocation.
 // - SlotPoolResourceTest: distinct aligned slots for every request that fits
-//   (bytes == 0 included), LIFO reuse, options() as given, owns(),
+//   (bytes == 0 included), LIFO reuse, options() as given, owns() (also
+//   across many chunks of mixed sizes),
 //   is_equal identity, upstream_resource() (default and given), stats.
 // - SlotPoolStrideTest: slot_stride() rounds slot_size up to a link and to
 //   the alignment; slots of one chunk are exactly one stride apart.
@@ -25,7 +26,7 @@
 // - SlotPoolStaticPathTest: allocate_slot()/deallocate_slot() share slots,
 //   stats and limits with allocate()/deallocate().
 // - SlotPoolPassThroughTest: PROTOPOOL_PASS_THROUGH=1 sends every request
-//   upstream with matching deallocations.
+//   upstream with matching deallocations; max_slots still holds.
 // - SlotPoolCheckedDeathTest / SlotPoolCheckedReportTest: checked-build
 //   diagnoses (abort with a message) and the stderr report of slots still in
 //   use at destruction and release(); release builds print nothing; the
@@ -225,6 +226,73 @@ TEST(SlotPoolResourceTest, OwnsItsSlotsFreedOrNotAndNothingElse) {
   pool.deallocate(oversize, 33, 8);
   pool.release();
   EXPECT_FALSE(pool.owns(slot));
+}
+
+// owns() (and the checked lookups behind deallocate) across many chunks of
+// mixed sizes: every slot of every chunk is found, in any order, and no
+// address outside the slot areas is. Checked builds answer from the
+// address -> chunk index, other builds by walking the chunks.
+TEST(SlotPoolResourceTest, OwnsEverySlotAcrossManyChunksOfMixedSizes) {
+  counting_resource upstream;
+  // initial_slots above max_slots_per_chunk: a first chunk larger than the
+  // full-size chunks; then growth 16, 32, 64 and full-size chunks of 64,
+  // and max_slots cuts the last one short.
+  slot_pool_resource pool({.slot_size = 40,
+                           .slot_alignment = 8,
+                           .initial_slots = 300,
+                           .max_slots = 3001,
+                           .max_slots_per_chunk = 64},
+                          &upstream);
+  std::vector<void*> slots;
+  for (std::size_t i = 0; i < 3001; ++i) {
+    slots.push_back(pool.allocate(40, 8));
+  }
+  EXPECT_THROW(static_cast<void>(pool.allocate(40, 8)), std::bad_alloc);
+  EXPECT_GT(pool.stats().chunks, 40u);
+  std::mt19937 shuffle(7);
+  std::shuffle(slots.begin(), slots.end(), shuffle);
+  const std::set<void*> live(slots.begin(), slots.end());
+  for (void* p : slots) {
+    ASSERT_TRUE(pool.owns(p));
+    ASSERT_TRUE(pool.owns(static_cast<char*>(p) + 39));
+  }
+  // Around every upstream block: its first byte (the chunk header) and the
+  // byte just past it are not slots.
+  for (const auto& [block, record] : upstream.blocks()) {
+    EXPECT_FALSE(pool.owns(block));
+    const auto* end = static_cast<const char*>(block) + record.bytes;
+    if (live.count(const_cast<char*>(end)) == 0) {
+      EXPECT_FALSE(pool.owns(end));
+    }
+  }
+  int on_stack = 0;
+  EXPECT_FALSE(pool.owns(&on_stack));
+  // Checked builds look every one of these up to validate the free.
+  for (void* p : slots) {
+    pool.deallocate(p, 40, 8);
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+  pool.release();
+  for (void* p : slots) {
+    ASSERT_FALSE(pool.owns(p));
+  }
+  // Usable again, and the index (checked builds) starts afresh.
+  void* again = pool.allocate(40, 8);
+  EXPECT_TRUE(pool.owns(again));
+  pool.deallocate(again, 40, 8);
+}
+
+TEST(SlotPoolResourceTest, OwnsWithOneSlotPerChunk) {
+  slot_pool_resource pool({.slot_size = 8, .max_slots_per_chunk = 1});
+  std::vector<void*> slots;
+  for (int i = 0; i < 2000; ++i) {
+    slots.push_back(pool.allocate(8));
+  }
+  EXPECT_EQ(pool.stats().chunks, 2000u);
+  for (auto it = slots.rbegin(); it != slots.rend(); ++it) {
+    ASSERT_TRUE(pool.owns(*it));
+    pool.deallocate(*it, 8);
+  }
 }
 
 TEST(SlotPoolResourceTest, IsEqualIsIdentity) {
@@ -892,6 +960,23 @@ TEST(SlotPoolPassThroughTest, UpstreamFailureLeavesCountersUnchanged) {
   upstream.set_failing(false);
 }
 
+TEST(SlotPoolPassThroughTest, MaxSlotsStaysAHardCapacity) {
+  const pass_through_environment environment("1");
+  counting_resource upstream;
+  slot_pool_resource pool({.slot_size = 24, .max_slots = 2}, &upstream);
+  void* a = pool.allocate(24);
+  void* b = pool.allocate_slot();
+  EXPECT_THROW(static_cast<void>(pool.allocate(24)), std::bad_alloc);
+  EXPECT_THROW(static_cast<void>(pool.allocate_slot()), std::bad_alloc);
+  EXPECT_EQ(upstream.allocate_calls(), 2u);
+  EXPECT_EQ(pool.stats().slots_in_use, 2u);
+  pool.deallocate(a, 24);
+  void* c = pool.allocate(24);  // usable again after a free
+  pool.deallocate(b, 24);
+  pool.deallocate(c, 24);
+  EXPECT_EQ(upstream.bytes_outstanding(), 0u);
+}
+
 // ---------------------------------------------------------------------------
 // SlotPoolCheckedDeathTest: misuse diagnosed in checked builds.
 
@@ -914,6 +999,21 @@ TEST_F(SlotPoolCheckedDeathTest, DoubleFreeAborts) {
         pool.deallocate(p, 16);
       },
       "slot_pool_resource 0x[0-9a-f]+: double free.* 0x[0-9a-f]+");
+}
+
+TEST_F(SlotPoolCheckedDeathTest, DoubleFreeInAnOldChunkAborts) {
+  EXPECT_DEATH(
+      {
+        slot_pool_resource pool({.slot_size = 16, .max_slots_per_chunk = 4});
+        std::vector<void*> slots;
+        for (int i = 0; i < 400; ++i) {
+          slots.push_back(pool.allocate(16));
+        }
+        pool.deallocate(slots.front(), 16);
+        pool.deallocate(slots.back(), 16);  // another chunk in between
+        pool.deallocate(slots.front(), 16);
+      },
+      "double free");
 }
 
 TEST_F(SlotPoolCheckedDeathTest, FreeOfASlotNeverHandedOutAborts) {

@@ -24,6 +24,7 @@
 #include <protopool/config.h>
 
 #include <cstddef>
+#include <memory>
 #include <memory_resource>
 
 namespace protopool {
@@ -188,7 +189,10 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   [[nodiscard]] std::size_t slot_stride() const noexcept { return stride_; }
 
   /// Returns true if `p` points into a slot of a chunk this pool holds
-  /// (freed or not). O(number of chunks). Oversize blocks are not owned.
+  /// (freed or not). Oversize blocks are not owned. Checked builds find the
+  /// chunk in O(1) (an address-to-chunk hash index, the one the checked
+  /// deallocation uses); other builds keep no index and walk the chunks,
+  /// O(number of chunks).
   [[nodiscard]] bool owns(const void* p) const noexcept;
 
   /// The static fast path: returns one slot (the same as
@@ -281,9 +285,18 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   free_slot* quarantine_newest_ = nullptr;
   std::size_t quarantined_ = 0;
   std::size_t quarantine_limit_ = 0;
-  // The chunk of the last find_chunk() hit (checked lookups are O(1) while
-  // slots come and go within one chunk).
+  // The chunk of the last find_chunk() hit: frees cluster in a chunk.
   mutable const chunk_header* last_found_ = nullptr;
+#endif
+#if PROTOPOOL_CHECKED
+  // Address -> chunk, so a checked lookup is O(1) however many chunks the
+  // pool holds (lib/slot_pool_resource.cc). Allocated from the global heap,
+  // never from upstream, so upstream sees only chunks and oversize blocks.
+  struct chunk_index;
+  struct chunk_index_deleter {
+    void operator()(chunk_index* index) const noexcept;
+  };
+  std::unique_ptr<chunk_index, chunk_index_deleter> index_;
 #endif
 };
 

@@ -104,6 +104,8 @@ class counting_resource final : public std::pmr::memory_resource {
   /// Deallocations of an unknown pointer or with the wrong size/alignment.
   [[nodiscard]] std::size_t mismatches() const noexcept { return mismatches_; }
   /// Returns the block `p` is the start of, or null.
+  // Every block outstanding, by address.
+  [[nodiscard]] const auto& blocks() const noexcept { return blocks_; }
   [[nodiscard]] const block* find(const void* p) const {
     const auto it = blocks_.find(const_cast<void*>(p));
     return it == blocks_.end() ? nullptr : &it->second;
