@@ -25,7 +25,8 @@
 //   W5 msg::echo messages with a heap payload in a std::pmr::vector<protocol>
 //      (100 per iteration)
 //   W6 memory: 1,000,000 live 24-byte messages (upstream and RSS bytes)
-//   W7 cross-thread: one thread makes messages, another frees them
+//   W7 cross-thread: one thread makes protocol messages, another validates
+//      and frees them; and the same alloc/validate/free on one thread
 #include <absl/container/node_hash_map.h>
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
@@ -92,7 +93,8 @@ using protopool::slot_pool_resource;
 // W1, W2 and W6 handle a fixed 24-byte message (the size of the original
 // experiment's Rust enum), so every contender, pmr or not, runs the very same
 // code; W1 also boxes a `protocol` with make_box. W3 to W5 hold `protocol`s
-// (msg::add, msg::echo) in containers.
+// (msg::add, msg::echo) in containers; W7 makes `protocol`s (msg::add) in
+// its contenders' memory.
 struct message {
   std::uint64_t id;
   std::int64_t a;
@@ -293,6 +295,9 @@ struct monotonic_source {
 // Slot options for messages, and for container nodes holding a T.
 slot_pool_options message_options(std::size_t initial_slots = 0) {
   return slot_pool_options::for_type<message>(initial_slots);
+}
+slot_pool_options protocol_options(std::size_t initial_slots = 0) {
+  return slot_pool_options::for_type<protocol>(initial_slots);
 }
 template <class T>
 constexpr std::size_t list_node_bytes = sizeof(T) + 2 * sizeof(void*);
@@ -973,17 +978,42 @@ void register_memory() {
 #endif
 }
 
-// W7, cross-thread: a producer thread makes messages and hands them through
-// a bounded single-producer single-consumer ring to a consumer thread, which
-// reads and frees them. Wall time per message (the counter real_time tells
-// the report). "floor" hands out preallocated messages and frees nothing.
+// ---------------------------------------------------------------------------
+// W7, cross-thread: a producer thread makes `protocol` messages
+// (msg::add{k, k + 1}) and hands them through a bounded single-producer
+// single-consumer ring to a consumer thread, which validates, destroys and
+// frees each one. Wall time per message (the counter real_time tells the
+// report). "floor" hands out preallocated slots and frees nothing.
+// W7_same_thread makes, validates and frees the same messages on one
+// thread: the cost of thread safety beside the single-threaded pool.
 
 constexpr std::size_t cross_messages = 100'000;
 constexpr std::size_t ring_capacity = 1024;
 
+// Makes message k of a W7 run in `source`'s memory (every contender).
+template <class Source>
+protocol* make_message(Source& source, std::uint64_t k) {
+  return ::new (source.allocate(sizeof(protocol), alignof(protocol)))
+      protocol(msg::add{k, k + 1});
+}
+
+// Checks that `m` is message k of the run (an add of k and k + 1), then
+// destroys and frees it. Returns whether it was.
+template <class Source>
+bool consume_message(Source& source, protocol* m, std::uint64_t k) {
+  const msg::add* add = m->get_if<msg::add>();
+  const bool valid = add != nullptr && add->left == k && add->right == k + 1;
+  std::destroy_at(m);
+  source.deallocate(m, sizeof(protocol), alignof(protocol));
+  return valid;
+}
+
+constexpr const char* invalid_message_error =
+    "a message arrived that is not msg::add{k, k + 1}";
+
 class spsc_ring {
  public:
-  void push(message* m) {
+  void push(protocol* m) {
     const std::size_t head = head_.load(std::memory_order_relaxed);
     while (head - tail_.load(std::memory_order_acquire) == ring_capacity) {
       std::this_thread::yield();
@@ -1006,43 +1036,62 @@ class spsc_ring {
  private:
   alignas(64) std::atomic<std::size_t> head_{0};
   alignas(64) std::atomic<std::size_t> tail_{0};
-  alignas(64) std::array<message*, ring_capacity> slots_{};
+  alignas(64) std::array<protocol*, ring_capacity> slots_{};
 };
 
 template <class Source>
 void cross_thread(benchmark::State& state, Source& source) {
   for (auto _ : state) {
     spsc_ring ring;
-    std::uint64_t checksum = 0;
+    std::size_t invalid = 0;
     std::thread consumer([&] {
-      for (std::size_t k = 0; k < cross_messages; ++k) {
-        ring.pop([&](message* m) {
-          checksum += m->id;
-          std::destroy_at(m);
-          source.deallocate(m, sizeof(message), alignof(message));
+      for (std::uint64_t k = 0; k < cross_messages; ++k) {
+        ring.pop([&](protocol* m) {
+          if (!consume_message(source, m, k)) [[unlikely]] {
+            ++invalid;
+          }
         });
       }
     });
-    for (std::size_t k = 0; k < cross_messages; ++k) {
-      ring.push(::new (source.allocate(sizeof(message), alignof(message)))
-                    message{k, 1, 2});
+    for (std::uint64_t k = 0; k < cross_messages; ++k) {
+      ring.push(make_message(source, k));
     }
     consumer.join();
-    if (checksum != cross_messages * (cross_messages - 1) / 2) {
-      std::abort();
+    if (invalid != 0) [[unlikely]] {
+      state.SkipWithError(invalid_message_error);
+      break;
     }
   }
   state.counters["msgs"] = cross_messages;
   state.counters["real_time"] = 1;
 }
 
-// The floor of W7: messages from a preallocated array, nothing freed.
+template <class Source>
+void same_thread(benchmark::State& state, Source& source) {
+  std::uint64_t k = 0;
+  for (auto _ : state) {
+    protocol* m = make_message(source, k);
+    benchmark::DoNotOptimize(m);
+    if (!consume_message(source, m, k)) [[unlikely]] {
+      state.SkipWithError(invalid_message_error);
+      break;
+    }
+    ++k;
+  }
+  state.counters["msgs"] = 1;
+}
+
+// The floor of W7: slots from a preallocated array, nothing freed. It has
+// more slots than can be live at once (the ring's, plus one being made).
 struct preallocated_source {
-  std::vector<message> messages = std::vector<message>(2 * ring_capacity + 1);
+  struct alignas(protocol) slot {
+    std::byte bytes[sizeof(protocol)];
+  };
+  std::vector<slot> slots = std::vector<slot>(2 * ring_capacity + 1);
   std::size_t next = 0;
   void* allocate(std::size_t, std::size_t) {
-    next = next + 1 == messages.size() ? 0 : next + 1;
-    return &messages[next];
+    next = next + 1 == slots.size() ? 0 : next + 1;
+    return &slots[next];
   }
   void deallocate(void*, std::size_t, std::size_t) {}
 };
@@ -1050,7 +1099,7 @@ struct preallocated_source {
 // slot_pool_resource made thread-safe by a mutex (the simple alternative).
 struct mutex_pool_source {
   std::mutex mutex;
-  slot_pool_resource pool{message_options(batch_size)};
+  slot_pool_resource pool{protocol_options(batch_size)};
   void* allocate(std::size_t, std::size_t) {
     const std::lock_guard<std::mutex> lock(mutex);
     return pool.allocate_slot();
@@ -1084,7 +1133,7 @@ void register_cross_thread() {
     return;
   }
   add_cross("sync_slot_pool", [](benchmark::State& s) {
-    protopool::synchronized_slot_pool_resource pool(message_options());
+    protopool::synchronized_slot_pool_resource pool(protocol_options());
     resource_source source{launder_pointer(&pool)};
     cross_thread(s, source);
   });
@@ -1102,6 +1151,46 @@ void register_cross_thread() {
             })
       ->Iterations(1)
       ->Repetitions(1);
+}
+
+// W7_same_thread: the thread-safe contenders beside the single-threaded
+// pool (pool_virtual), on one thread.
+void register_same_thread() {
+  const std::string workload = "W7_same_thread";
+  add(workload + "/floor", [](benchmark::State& s) {
+    floor_free_list floor(sizeof(protocol));
+    same_thread(s, floor);
+  });
+  add(workload + "/new_delete_resource", [](benchmark::State& s) {
+    resource_source source{launder_pointer(std::pmr::new_delete_resource())};
+    same_thread(s, source);
+  });
+  add(workload + "/new_delete", [](benchmark::State& s) {
+    new_source source;
+    same_thread(s, source);
+  });
+  if (PROTOPOOL_BENCH_GLOBAL_ONLY) {
+    return;
+  }
+  add(workload + "/pool_virtual", [](benchmark::State& s) {
+    slot_pool_resource pool(protocol_options());
+    resource_source source{launder_pointer(&pool)};
+    same_thread(s, source);
+  });
+  add(workload + "/sync_slot_pool", [](benchmark::State& s) {
+    protopool::synchronized_slot_pool_resource pool(protocol_options());
+    resource_source source{launder_pointer(&pool)};
+    same_thread(s, source);
+  });
+  add(workload + "/pool_with_mutex", [](benchmark::State& s) {
+    mutex_pool_source source;
+    same_thread(s, source);
+  });
+  add(workload + "/sync_pool", [](benchmark::State& s) {
+    std::pmr::synchronized_pool_resource pool;
+    resource_source source{launder_pointer(&pool)};
+    same_thread(s, source);
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -1230,6 +1319,7 @@ int main(int argc, char** argv) {
   register_containers();
   register_memory();
   register_cross_thread();
+  register_same_thread();
 
   if (tsv_path.empty()) {
     benchmark::RunSpecifiedBenchmarks();
