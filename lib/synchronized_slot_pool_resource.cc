@@ -104,6 +104,12 @@ struct synchronized_slot_pool_resource::heap {
   void* pending_head = nullptr;
   void* pending_tail = nullptr;
   std::size_t pending_count = 0;
+  // PROTOPOOL_QUARANTINE: slots this thread freed, oldest first, linked
+  // oldest to newest; handed on (route_free) after `quarantine_limit_`
+  // newer frees.
+  void* quarantine_oldest = nullptr;
+  void* quarantine_newest = nullptr;
+  std::size_t quarantined = 0;
   // Under mutex_.
   heap* next_abandoned = nullptr;
   bool abandoned = false;
@@ -142,6 +148,12 @@ void increment(std::atomic<std::size_t>& single_writer_counter) noexcept {
       std::memory_order_relaxed);
 }
 
+// For the counters written under mutex_ and read by stats() without it.
+void add(std::atomic<std::size_t>& counter, std::size_t n) noexcept {
+  counter.store(counter.load(std::memory_order_relaxed) + n,
+                std::memory_order_relaxed);
+}
+
 // Returns the last node of a non-empty free list.
 void* list_tail(void* list) noexcept {
   for (;;) {
@@ -168,6 +180,9 @@ synchronized_slot_pool_resource::synchronized_slot_pool_resource(
   pass_through_ = detail::pass_through_requested();
   fit_bytes_ = options.slot_size;
   fit_align_ = pass_through_ ? 0 : options.slot_alignment;
+#if PROTOPOOL_INSTRUMENTED
+  quarantine_limit_ = detail::quarantine_requested();
+#endif
 
   // The smallest power-of-two segment holding its header, its bitmap and
   // 16 slots (1 for huge slots).
@@ -230,26 +245,38 @@ synchronized_slot_pool_resource::~synchronized_slot_pool_resource() {
       live_next_->live_prev_ = live_prev_;
     }
   }
-  if (PROTOPOOL_CHECKED && count_in_use() != 0) {
+  const bool slots_in_use = count_in_use() != 0;
+  if (PROTOPOOL_CHECKED && slots_in_use) {
     report_slots_in_use("destruction");
   }
-  release_chunks();
+  if (PROTOPOOL_INSTRUMENTED && slots_in_use && !pass_through_ &&
+      detail::tools_watching()) {
+    keep_chunks_with_leaked_slots();
+  } else {
+    // Forget the pool before its chunks go back: upstream may hand the
+    // same memory out again (as a pool or as anything else).
+    detail::tool_pool_destroyed(this);
+    release_chunks();
+  }
   heap* h = all_heaps_.load(std::memory_order_acquire);
   while (h != nullptr) {
     heap* const next = h->next_heap;
     delete h;
     h = next;
   }
-  detail::tool_pool_destroyed(this);
 }
 
 void synchronized_slot_pool_resource::release() {
-  if (PROTOPOOL_CHECKED && count_in_use() != 0) {
+  // In pass-through mode the blocks handed out are upstream's, not in any
+  // chunk: they stay valid, and stay counted, until they are deallocated.
+  if (PROTOPOOL_CHECKED && !pass_through_ && count_in_use() != 0) {
     report_slots_in_use("release()");
   }
   const std::lock_guard lock(mutex_);
-  release_chunks();
+  // Forget every slot valgrind still thinks is live before the chunks go
+  // back to upstream, then start afresh.
   detail::tool_pool_destroyed(this);
+  release_chunks();
   detail::tool_pool_created(this);
   const std::size_t first =
       std::min(detail::min_chunk_slots, options_.max_slots_per_chunk);
@@ -266,32 +293,38 @@ void synchronized_slot_pool_resource::release() {
     h->pending_head = nullptr;
     h->pending_tail = nullptr;
     h->pending_count = 0;
+    h->quarantine_oldest = nullptr;
+    h->quarantine_newest = nullptr;
+    h->quarantined = 0;
   }
   orphan_frees_.store(0, std::memory_order_relaxed);
-  pass_through_in_use_.store(0, std::memory_order_relaxed);
+  // pass_through_in_use_ stays: those blocks are upstream's, still valid.
 }
 
-slot_pool_stats synchronized_slot_pool_resource::stats() const {
+slot_pool_stats synchronized_slot_pool_resource::stats() const noexcept {
   sample_high_water();
-  const std::lock_guard lock(mutex_);
   return slot_pool_stats{
       .slots_in_use = count_in_use(),
       .high_water = high_water_.load(std::memory_order_relaxed),
-      .capacity = capacity_,
-      .chunks = chunk_count_,
-      .upstream_bytes = upstream_bytes_,
+      .capacity = capacity_.load(std::memory_order_relaxed),
+      .chunks = chunk_count_.load(std::memory_order_relaxed),
+      .upstream_bytes = upstream_bytes_.load(std::memory_order_relaxed),
       .oversize_allocations =
           oversize_allocations_.load(std::memory_order_relaxed)};
 }
 
-bool synchronized_slot_pool_resource::owns(const void* p) const {
+bool synchronized_slot_pool_resource::owns(const void* p) const noexcept {
   return find_segment(p) != nullptr;
 }
 
 const synchronized_slot_pool_resource::segment_header*
-synchronized_slot_pool_resource::find_segment(const void* p) const {
+synchronized_slot_pool_resource::find_segment(const void* p) const noexcept {
   // Compare as integers: p may belong to another object entirely.
   const auto address = reinterpret_cast<std::uintptr_t>(p);
+  // noexcept: libstdc++'s lock_shared retries EAGAIN and throws only for
+  // EDEADLK, i.e. if this thread held index_mutex_ exclusively. The pool
+  // holds it so only around vector updates in add_chunk and release_chunks,
+  // which call no user code (not even upstream), so that cannot happen.
   const std::shared_lock lock(index_mutex_);
   auto after =
       std::upper_bound(chunks_.begin(), chunks_.end(), address,
@@ -353,13 +386,13 @@ void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
     heap* const owner = segment->owner.load(std::memory_order_relaxed);
     heap* const self =
         tl_last.id == id_ ? static_cast<heap*>(tl_last.heap) : nullptr;
-    if (owner == self) [[likely]] {
+    if (owner == self && !quarantining()) [[likely]] {
       detail::write_link(p, self->local);
       self->local = p;
       increment(self->freed);
       return;
     }
-    free_remote(owner, self, p);
+    free_slow(owner, self, p);
     return;
   }
   deallocate_other(p, bytes, alignment);
@@ -418,8 +451,37 @@ void synchronized_slot_pool_resource::check_free(void* p) const noexcept {
     std::size_t bytes) {
   heap* h = this_thread_heap_or_null();
   if (h == nullptr) {
+    if (tl_registry_gone) [[unlikely]] {
+      return allocate_late(bytes);
+    }
     h = acquire_heap();
   }
+  void* const slot = take_slot(h);
+  on_slot_allocated(slot, bytes);
+  return slot;
+}
+
+// Late in thread exit, after this thread's registry is gone: borrow a heap
+// for this one allocation and give it back, so that no heap (and none of
+// the free slots it holds) is kept by a thread that can no longer return it.
+[[gnu::noinline]] void* synchronized_slot_pool_resource::allocate_late(
+    std::size_t bytes) {
+  heap* const h = acquire_heap();
+  void* slot;
+  try {
+    slot = take_slot(h);
+  } catch (...) {
+    abandon_heap(h);
+    throw;
+  }
+  abandon_heap(h);
+  on_slot_allocated(slot, bytes);
+  return slot;
+}
+
+// A slot from h, which belongs to this thread (for now): its free list,
+// then what other threads gave back, then a never-used slot, then a chunk.
+void* synchronized_slot_pool_resource::take_slot(heap* h) {
   flush_pending(h);
   void* slot = h->local;
   if (slot == nullptr) {
@@ -436,7 +498,6 @@ void synchronized_slot_pool_resource::check_free(void* p) const noexcept {
     const std::lock_guard lock(mutex_);
     slot = grow(h);
   }
-  on_slot_allocated(slot, bytes);
   return slot;
 }
 
@@ -464,8 +525,19 @@ void* synchronized_slot_pool_resource::grow(heap* h) {
   if (h->bump_chunk == nullptr || h->bump_next == h->bump_chunk->chunk_slots) {
     std::size_t slots = h->next_chunk_slots;
     if (options_.max_slots != 0) {
-      slots = std::min(slots, options_.max_slots - capacity_);
+      slots = std::min(slots, options_.max_slots -
+                                  capacity_.load(std::memory_order_relaxed));
       if (slots == 0) {
+        // At capacity: reuse this thread's quarantined slots early rather
+        // than fail.
+        while (h->quarantined != 0) {
+          release_oldest_quarantined(h);
+        }
+        if (void* const slot = h->local; slot != nullptr) {
+          h->local = detail::read_link(slot);
+          increment(h->allocated);
+          return slot;
+        }
         detail::throw_bad_alloc();
       }
     }
@@ -520,22 +592,79 @@ void synchronized_slot_pool_resource::absorb_abandoned(heap* into) {
   }
 }
 
-void synchronized_slot_pool_resource::free_remote(heap* owner, heap* self,
-                                                  void* p) noexcept {
+// A free that is not a plain push onto this thread's own list: a slot of
+// another heap, this thread's first free here, or a quarantine.
+void synchronized_slot_pool_resource::free_slow(heap* owner, heap* self,
+                                                void* p) noexcept {
   if (self == nullptr) {
     // This thread's first free here (or it last used another pool).
     self = this_thread_heap_or_null();
     if (self == nullptr) {
+      if (tl_registry_gone) {
+        // Late in thread exit: this thread can no longer give a heap back,
+        // so it takes none.
+        give_back_alone(owner, p);
+        return;
+      }
       try {
         self = acquire_heap();
       } catch (...) {
-        // No heap (out of memory): hand p over alone, count it shared.
-        push_remote(owner, p, p);
-        orphan_frees_.fetch_add(1, std::memory_order_relaxed);
+        // No heap (out of memory).
+        give_back_alone(owner, p);
         return;
       }
     }
   }
+  increment(self->freed);
+  if (quarantining()) {
+    quarantine(self, p);
+    return;
+  }
+  route_free(self, owner, p);
+}
+
+// Hands p over alone to its owner's remote list, counted as freed by the
+// pool rather than by a heap.
+void synchronized_slot_pool_resource::give_back_alone(heap* owner,
+                                                      void* p) noexcept {
+  push_remote(owner, p, p);
+  orphan_frees_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Appends p (freed, counted) to self's quarantine; hands on the oldest once
+// more than quarantine_limit_ wait.
+void synchronized_slot_pool_resource::quarantine(heap* self, void* p) noexcept {
+  detail::write_link(p, nullptr);
+  if (self->quarantine_newest != nullptr) {
+    detail::write_link(self->quarantine_newest, p);
+  } else {
+    self->quarantine_oldest = p;
+  }
+  self->quarantine_newest = p;
+  if (++self->quarantined > quarantine_limit_) {
+    release_oldest_quarantined(self);
+  }
+}
+
+void synchronized_slot_pool_resource::release_oldest_quarantined(
+    heap* h) noexcept {
+  void* const oldest = h->quarantine_oldest;
+  h->quarantine_oldest = detail::read_link(oldest);
+  if (h->quarantine_oldest == nullptr) {
+    h->quarantine_newest = nullptr;
+  }
+  --h->quarantined;
+  // The owner now, not at the free: its heap may have been absorbed since.
+  const auto* segment = reinterpret_cast<const segment_header*>(
+      reinterpret_cast<std::uintptr_t>(oldest) &
+      ~(std::uintptr_t{segment_bytes_} - 1));
+  route_free(h, segment->owner.load(std::memory_order_relaxed), oldest);
+}
+
+// Gives freed slot p (already counted) back: onto self's list if self owns
+// it, else onto the chain self holds for owner.
+void synchronized_slot_pool_resource::route_free(heap* self, heap* owner,
+                                                 void* p) noexcept {
   if (owner == self) {
     detail::write_link(p, self->local);
     self->local = p;
@@ -551,7 +680,6 @@ void synchronized_slot_pool_resource::free_remote(heap* owner, heap* self,
       flush_pending(self);
     }
   }
-  increment(self->freed);
 }
 
 void synchronized_slot_pool_resource::flush_pending(heap* h) noexcept {
@@ -614,27 +742,31 @@ synchronized_slot_pool_resource::acquire_heap() {
       all_heaps_.store(h, std::memory_order_release);
     }
   }
-  if (!tl_registry_gone) {
-    try {
-      const std::lock_guard lock(live_mutex);
-      // Forget the heaps of pools that died meanwhile.
-      std::erase_if(tl_registry.entries, [](const thread_heaps::entry& e) {
-        return !thread_heaps::is_live(e.owner, e.id);
-      });
-      tl_registry.entries.push_back({id_, this, h});
-    } catch (...) {
-      abandon_heap(h);
-      throw;
-    }
+  if (tl_registry_gone) {
+    // Late in thread exit: the caller gives h back before it returns.
+    return h;
   }
-  // A thread past its registry's destruction keeps h to the end (it is
-  // returned to upstream with the pool).
+  try {
+    const std::lock_guard lock(live_mutex);
+    // Forget the heaps of pools that died meanwhile.
+    std::erase_if(tl_registry.entries, [](const thread_heaps::entry& e) {
+      return !thread_heaps::is_live(e.owner, e.id);
+    });
+    tl_registry.entries.push_back({id_, this, h});
+  } catch (...) {
+    abandon_heap(h);
+    throw;
+  }
   tl_last = {id_, h};
   return h;
 }
 
 void synchronized_slot_pool_resource::abandon_heap(heap* h) noexcept {
-  flush_pending(h);  // called by the thread that owns h
+  // Called by the thread that owns h.
+  while (h->quarantined != 0) {
+    release_oldest_quarantined(h);
+  }
+  flush_pending(h);
   const std::lock_guard lock(mutex_);
   h->abandoned = true;
   h->next_abandoned = abandoned_;
@@ -690,26 +822,77 @@ void synchronized_slot_pool_resource::add_chunk(heap* h, std::size_t slots) {
   }
   h->bump_chunk = chunk;
   h->bump_next = 0;
-  capacity_ += slots;
-  ++chunk_count_;
-  upstream_bytes_ += bytes;
+  add(capacity_, slots);
+  add(chunk_count_, 1);
+  add(upstream_bytes_, bytes);
 }
 
+// Returns one chunk to upstream, its segments' slot areas handed back by
+// the tools first.
+void synchronized_slot_pool_resource::return_chunk(
+    segment_header* chunk) noexcept {
+  for (std::size_t i = 0; i < chunk->segments; ++i) {
+    auto* segment =
+        reinterpret_cast<segment_header*>(chunk->base() + i * segment_bytes_);
+    detail::tool_area_returned(segment->base() + segment_offset_,
+                               segment->slots * stride_);
+  }
+  upstream_->deallocate(chunk, chunk->bytes, segment_bytes_);
+}
+
+// Returns every chunk to upstream (the caller has told the tools the pool
+// is gone). Upstream is called without index_mutex_ held: see find_segment.
 void synchronized_slot_pool_resource::release_chunks() noexcept {
-  const std::unique_lock lock(index_mutex_);
+  std::vector<segment_header*> chunks;
+  {
+    const std::unique_lock lock(index_mutex_);
+    chunks.swap(chunks_);
+  }
+  for (segment_header* chunk : chunks) {
+    return_chunk(chunk);
+  }
+  capacity_.store(0, std::memory_order_relaxed);
+  chunk_count_.store(0, std::memory_order_relaxed);
+  upstream_bytes_.store(0, std::memory_order_relaxed);
+}
+
+// The pool dies with slots in use while a memory checker watches: return
+// the chunks that hold no live slot, keep the others (never freed), and
+// hand valgrind's mempool to an anchor inside a kept chunk, so each leaked
+// slot stays a block allocated where the program allocated it: memcheck
+// reports it as lost with that stack; LeakSanitizer reports the kept chunk.
+// Without the checked-build bitmap every chunk is kept.
+void synchronized_slot_pool_resource::keep_chunks_with_leaked_slots() noexcept {
+  const segment_header* anchor = nullptr;
   for (segment_header* chunk : chunks_) {
-    for (std::size_t i = 0; i < chunk->segments; ++i) {
-      auto* segment =
-          reinterpret_cast<segment_header*>(chunk->base() + i * segment_bytes_);
-      detail::tool_area_returned(segment->base() + segment_offset_,
-                                 segment->slots * stride_);
+    bool holds_live_slots = true;  // unknown without the bitmap: keep it
+    if (PROTOPOOL_CHECKED && chunk->live != nullptr) {
+      holds_live_slots = false;
+      for (std::size_t s = 0; s < chunk->segments && !holds_live_slots; ++s) {
+        const auto* segment = reinterpret_cast<const segment_header*>(
+            chunk->base() + s * segment_bytes_);
+        for (std::size_t w = 0; w < bitmap_words_; ++w) {
+          if (segment->live[w].load(std::memory_order_relaxed) != 0) {
+            holds_live_slots = true;
+            break;
+          }
+        }
+      }
     }
-    upstream_->deallocate(chunk, chunk->bytes, segment_bytes_);
+    if (holds_live_slots) {
+      if (anchor == nullptr) {
+        anchor = chunk;
+      }
+      continue;
+    }
+    return_chunk(chunk);
+  }
+  if (anchor != nullptr) {
+    detail::tool_pool_moved(this, anchor);
+  } else {
+    detail::tool_pool_destroyed(this);
   }
   chunks_.clear();
-  capacity_ = 0;
-  chunk_count_ = 0;
-  upstream_bytes_ = 0;
 }
 
 std::size_t synchronized_slot_pool_resource::count_in_use() const noexcept {

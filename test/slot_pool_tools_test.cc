@@ -29,24 +29,14 @@
 #include <valgrind/memcheck.h>
 #endif
 
+#include "support/scoped_env.h"
+
 namespace {
 
 using protopool::slot_pool_options;
 using protopool::slot_pool_resource;
 
-// Sets an environment variable for the life of a scope.
-class scoped_env {
- public:
-  scoped_env(const char* name, const char* value) : name_(name) {
-    ::setenv(name, value, 1);
-  }
-  ~scoped_env() { ::unsetenv(name_); }
-  scoped_env(const scoped_env&) = delete;
-  scoped_env& operator=(const scoped_env&) = delete;
-
- private:
-  const char* name_;
-};
+using protopool::testing::scoped_env;
 
 #if PROTOPOOL_ASAN
 bool poisoned(const void* p) { return __asan_address_is_poisoned(p) != 0; }

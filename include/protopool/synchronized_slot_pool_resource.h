@@ -28,8 +28,8 @@
 // `exchange(nullptr)` and allocates from it. So a producer and a consumer
 // share a cache line (besides the messages themselves) once per 32
 // messages, not once per message. A lock is taken only on cold paths: a
-// thread's first use, a new chunk, thread exit, oversize requests, `release()`,
-// `stats()`.
+// thread's first use, a new chunk, thread exit, oversize requests,
+// `release()`.
 //
 // WHY IT IS ABA-SAFE: the remote list is multi-producer, single-consumer
 // with only two operations, push (CAS of the head from `h` to the first
@@ -103,6 +103,12 @@ namespace protopool {
 ///   thread's cached slots are never lost, and a thread that comes and goes
 ///   does not grow the pool. Threads may outlive the pool and the pool may
 ///   outlive threads.
+/// - Late in thread exit (in the destructor of a `thread_local` object
+///   destroyed after the pool's per-thread state) a thread no longer has a
+///   heap: a slot it frees goes straight back to the remote list of the
+///   heap that owns it, and a slot it allocates comes from a heap it
+///   borrows for that one call (an abandoned one, or a new one) and gives
+///   back before returning. Such calls take the lock; nothing is stranded.
 /// - Oversize or over-aligned requests: forwarded to upstream and counted,
 ///   or `std::bad_alloc` under `oversize_policy::throw_bad_alloc`.
 /// - Upstream is only ever called with the pool's internal lock held, so it
@@ -110,7 +116,9 @@ namespace protopool {
 ///   and the pool is unchanged.
 /// - `is_equal` is identity.
 /// - With `PROTOPOOL_PASS_THROUGH=1` in the environment when the pool is
-///   made, every request goes to upstream (under the lock).
+///   made, every request goes to upstream (under the lock). Those blocks
+///   are upstream's: `release()` leaves them valid and counted in
+///   `slots_in_use` until they are deallocated.
 ///
 /// Checked builds (`PROTOPOOL_CHECKED`) diagnose on stderr and
 /// `std::abort()`: a double free (also across threads), a pointer the pool
@@ -120,6 +128,26 @@ namespace protopool {
 /// is destroyed or released are reported on stderr. These checks take a
 /// shared (reader) lock to find the chunk of a pointer; release builds pay
 /// nothing for them.
+///
+/// Memory checkers: in checked, valgrind (`PROTOPOOL_VALGRIND`) and
+/// AddressSanitizer builds, free and never-handed-out slots are poisoned for
+/// ASan and no-access for valgrind (the pool is a valgrind mempool), as in
+/// `slot_pool_resource`. If such a build's pool is destroyed with slots in
+/// use while a tool watches (ASan build, or running under valgrind), it
+/// keeps the chunks holding them instead of returning them (every chunk, in
+/// a build without the checked-build bitmap of live slots), so valgrind
+/// reports each leaked slot with its allocation stack and LeakSanitizer
+/// reports the chunk with the stack that carved it; the other chunks go
+/// back. Without a watching tool, and always in `release()`, every chunk
+/// goes back. If the environment variable `PROTOPOOL_QUARANTINE` is a
+/// number K when the pool is made (instrumented builds only), each thread
+/// holds the slots it frees, still poisoned, in a FIFO of its own and hands
+/// a slot on (to its own free list, or to the owning thread) only after K
+/// other frees on that thread, so a use-after-free hits a poisoned slot
+/// rather than a reused one. A thread's quarantine is emptied when the
+/// thread exits, and when that thread hits `max_slots` (its quarantined
+/// slots are then reused early rather than failing). Slots freed late in
+/// thread exit, or by a thread that could not get a heap, skip it.
 ///
 /// Thread safety: `allocate`, `deallocate`, `owns`, `stats`, `options`,
 /// `upstream_resource` and `is_equal` may be called from any thread at any
@@ -160,8 +188,8 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   /// thread counts its own operations. `high_water` is exact when one thread
   /// uses the pool; with several it is the largest count seen whenever a
   /// never-used slot is handed out and at each `stats()` call, so it may
-  /// miss a short peak.
-  [[nodiscard]] slot_pool_stats stats() const;
+  /// miss a short peak. Takes no lock, so it never blocks nor throws.
+  [[nodiscard]] slot_pool_stats stats() const noexcept;
 
   /// Returns the options this pool was made with, as given.
   [[nodiscard]] const slot_pool_options& options() const noexcept {
@@ -177,9 +205,10 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   [[nodiscard]] std::size_t slot_stride() const noexcept { return stride_; }
 
   /// Returns true if `p` points into a slot of a chunk this pool holds
-  /// (freed or not). O(log chunks), under a shared lock. Oversize blocks are
-  /// not owned.
-  [[nodiscard]] bool owns(const void* p) const;
+  /// (freed or not). O(log chunks), under a shared (reader) lock, which
+  /// cannot fail: the pool holds the writer side only briefly, never while
+  /// calling out (not even to upstream). Oversize blocks are not owned.
+  [[nodiscard]] bool owns(const void* p) const noexcept;
 
  private:
   struct heap;
@@ -196,9 +225,18 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   [[nodiscard]] void* allocate_slow(std::size_t bytes);
   [[nodiscard]] void* allocate_other(std::size_t bytes, std::size_t alignment);
   void deallocate_other(void* p, std::size_t bytes, std::size_t alignment);
-  void free_remote(heap* owner, heap* self, void* p) noexcept;
+  void free_slow(heap* owner, heap* self, void* p) noexcept;
+  void route_free(heap* self, heap* owner, void* p) noexcept;
+  void give_back_alone(heap* owner, void* p) noexcept;
+  void quarantine(heap* self, void* p) noexcept;
+  void release_oldest_quarantined(heap* h) noexcept;
+  [[nodiscard]] bool quarantining() const noexcept {
+    return PROTOPOOL_INSTRUMENTED && quarantine_limit_ != 0;
+  }
   void flush_pending(heap* h) noexcept;
   static void push_remote(heap* owner, void* first, void* last) noexcept;
+  [[nodiscard]] void* take_slot(heap* h);
+  [[nodiscard]] void* allocate_late(std::size_t bytes);
   [[nodiscard]] heap* acquire_heap();
   [[nodiscard]] heap* this_thread_heap_or_null() noexcept;
   void abandon_heap(heap* h) noexcept;
@@ -207,10 +245,13 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   void absorb_abandoned(heap* into);
   void add_chunk(heap* h, std::size_t slots);
   void release_chunks() noexcept;
+  void return_chunk(segment_header* chunk) noexcept;
+  void keep_chunks_with_leaked_slots() noexcept;
   void sample_high_water() const noexcept;
   [[nodiscard]] std::size_t count_in_use() const noexcept;
   void report_slots_in_use(const char* when) const;
-  [[nodiscard]] const segment_header* find_segment(const void* p) const;
+  [[nodiscard]] const segment_header* find_segment(
+      const void* p) const noexcept;
   void check_free(void* p) const noexcept;
   void on_slot_allocated(void* slot, std::size_t bytes) const noexcept;
 
@@ -224,6 +265,7 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   std::size_t slots_per_segment_;  // in a full segment
   std::size_t bitmap_words_;       // per segment, checked builds
   bool pass_through_ = false;
+  std::size_t quarantine_limit_ = 0;  // K of PROTOPOOL_QUARANTINE, or 0
   slot_pool_options options_;
   std::pmr::memory_resource* upstream_;
 
@@ -238,9 +280,10 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   // Cold state, under mutex_.
   mutable std::mutex mutex_;
   heap* abandoned_ = nullptr;  // heaps no thread owns, to adopt or absorb
-  std::size_t capacity_ = 0;
-  std::size_t chunk_count_ = 0;
-  std::size_t upstream_bytes_ = 0;
+  // Written under mutex_; atomic so that stats() reads them without it.
+  std::atomic<std::size_t> capacity_{0};
+  std::atomic<std::size_t> chunk_count_{0};
+  std::atomic<std::size_t> upstream_bytes_{0};
 
   // Chunks sorted by address, for release(), owns() and checked lookups.
   // Written under mutex_ and index_mutex_ (exclusive); read under either.
