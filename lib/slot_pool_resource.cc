@@ -472,6 +472,14 @@ void slot_pool_resource::deallocate_slot_instrumented(
     deallocate_pass_through(p, options_.slot_size, options_.slot_alignment);
     return;
   }
+  // The tools see the free first: a double free, or a free of a slot never
+  // handed out, is their report, with the stack of this call.
+  if (detail::tool_slot_freeing(this, p)) [[unlikely]] {
+    detail::tool_report_poisoned_free(
+        kind, this,
+        owns(p) ? detail::double_free_diagnosis : detail::not_owned_diagnosis,
+        p);
+  }
   if (PROTOPOOL_CHECKED) {
     const chunk_header* chunk = find_chunk(p);
     if (chunk == nullptr) {
@@ -494,7 +502,7 @@ void slot_pool_resource::deallocate_slot_instrumented(
     }
     word &= ~bit;
   }
-  detail::tool_slot_freed(this, p, stride_);
+  detail::tool_slot_poisoned(p, stride_);
   --slots_in_use_;
 #if PROTOPOOL_INSTRUMENTED
   if (quarantine_limit_ != 0) {

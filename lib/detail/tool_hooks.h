@@ -11,6 +11,9 @@
 //   slot freed      -> slot no-access again
 // The free-list link inside a free slot is read and written only through
 // read_link/write_link, which open the link word for that one access.
+// A free is shown to the tools before the pool's checked diagnosis runs
+// (tool_slot_freeing), so that the tools themselves report a double free or
+// a free of a slot never handed out, with the stack of the deallocation.
 //
 // A pool destroyed with slots still in use, while a tool watches
 // (tools_watching()), keeps the chunks holding them instead of returning
@@ -23,6 +26,7 @@
 #include <protopool/config.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -116,19 +120,66 @@ inline void tool_area_returned([[maybe_unused]] void* p,
 #endif
 }
 
-/// Slot `p` (`bytes` usable) is handed out.
+/// Slot `p` (`bytes` usable) is handed out. For ASan, at least its first
+/// byte becomes addressable (as malloc(0) takes one byte), so that
+/// tool_slot_freeing tells a live slot from a free one.
 inline void tool_slot_allocated([[maybe_unused]] const void* pool,
                                 [[maybe_unused]] void* p,
                                 [[maybe_unused]] std::size_t bytes) noexcept {
 #if PROTOPOOL_DETAIL_ASAN
-  ASAN_UNPOISON_MEMORY_REGION(p, bytes);
+  ASAN_UNPOISON_MEMORY_REGION(p, bytes == 0 ? 1 : bytes);
 #endif
 #if PROTOPOOL_VALGRIND
   VALGRIND_MEMPOOL_ALLOC(pool, p, bytes);
 #endif
 }
 
-/// Slot `p` (`bytes` usable) is given back.
+/// Slot `p` of `pool` is being given back: the tools see the free before
+/// the pool looks at it, so a double free or a free of a slot never handed
+/// out is reported by the tool itself. Returns true if ASan sees `p`
+/// poisoned: a slot handed out has its first byte addressable, so `p` is
+/// free, never handed out, or no live block at all; the caller then calls
+/// tool_report_poisoned_free. valgrind: the mempool forgets the slot
+/// (MEMPOOL_FREE), which makes it no-access; an address the pool never
+/// handed out, or freed already, is reported as an "Invalid free()".
+/// Follow with tool_slot_poisoned once the pool accepts the free.
+[[nodiscard]] inline bool tool_slot_freeing([[maybe_unused]] const void* pool,
+                                            [[maybe_unused]] void* p) noexcept {
+#if PROTOPOOL_VALGRIND
+  VALGRIND_MEMPOOL_FREE(pool, p);
+#endif
+#if PROTOPOOL_DETAIL_ASAN
+  return __asan_address_is_poisoned(p) != 0;
+#else
+  return false;
+#endif
+}
+
+/// ASan saw the free of poisoned `p` (tool_slot_freeing): writes the pool's
+/// diagnosis (`pool_kind` `pool`: `what` `p`), then reads `p`, so that ASan
+/// reports use-after-poison with the stack of the deallocation (and stops,
+/// unless it was told to recover).
+[[gnu::cold, gnu::noinline]] inline void tool_report_poisoned_free(
+    [[maybe_unused]] const char* pool_kind, [[maybe_unused]] const void* pool,
+    [[maybe_unused]] const char* what, [[maybe_unused]] void* p) noexcept {
+#if PROTOPOOL_DETAIL_ASAN
+  std::fprintf(stderr, "protopool: %s %p: %s %p\n", pool_kind, pool, what, p);
+  std::fflush(stderr);
+  static_cast<void>(*static_cast<const volatile char*>(p));  // ASan reports
+#endif
+}
+
+/// After tool_slot_freeing: the `bytes` of slot `p` become no-access for
+/// ASan (valgrind's part was done by tool_slot_freeing).
+inline void tool_slot_poisoned([[maybe_unused]] void* p,
+                               [[maybe_unused]] std::size_t bytes) noexcept {
+#if PROTOPOOL_DETAIL_ASAN
+  ASAN_POISON_MEMORY_REGION(p, bytes);
+#endif
+}
+
+/// Slot `p` (`bytes` usable) is given back, with no check of a poisoned
+/// slot (for a pool that checks the free itself first).
 inline void tool_slot_freed([[maybe_unused]] const void* pool,
                             [[maybe_unused]] void* p,
                             [[maybe_unused]] std::size_t bytes) noexcept {

@@ -1,18 +1,22 @@
 // Test plan: steady-state message traffic through a pool makes zero global
-// allocations, measured.
+// allocations and frees, measured.
 // - This executable interposes malloc, calloc, realloc, aligned_alloc,
 //   posix_memalign, memalign and free (forwarding to the next definition,
 //   dlsym(RTLD_NEXT): glibc's or AddressSanitizer's) and replaces the
-//   global operator new/delete (through that malloc), counting every call.
+//   global operator new/delete (through that malloc and free), counting
+//   every call: allocations, frees, operator new and operator delete.
 //   Works in plain and AddressSanitizer builds; under valgrind, which
 //   replaces malloc and operator new in this executable too, the tests skip.
-// - CountsEveryKindOfGlobalAllocation: the counters see operator new,
-//   malloc and a std::string growing (so a zero below means something).
+// - CountsEveryKindOfGlobalAllocation: the counters see operator new and
+//   delete, malloc and free, and a std::string growing (so a zero below
+//   means something).
 // - PoolTrafficMakesNoGlobalAllocation: warm-up, then 100,000 protocol
 //   messages (add/sub/mul/echo with a heap-sized text) through a pmr list,
-//   map, vector and boxes over a slot pool: exactly 0 global allocations.
+//   map, vector and boxes over a slot pool: exactly 0 global allocations
+//   and 0 frees (malloc family, free, operator new, operator delete).
 // - NewDeleteTrafficMakesGlobalAllocations: the same phase on
-//   new_delete_resource: the count it costs, asserted > 0 and reported.
+//   new_delete_resource: the allocations and frees it costs, asserted > 0
+//   and reported.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <protopool/protocol.h>
@@ -49,7 +53,9 @@
 namespace {
 
 std::atomic<std::size_t> malloc_calls{0};  // every malloc-family allocation
+std::atomic<std::size_t> free_calls{0};    // every free (null included)
 std::atomic<std::size_t> new_calls{0};     // every global operator new
+std::atomic<std::size_t> delete_calls{0};  // every global operator delete
 
 using malloc_function = void* (*)(std::size_t);
 using calloc_function = void* (*)(std::size_t, std::size_t);
@@ -124,6 +130,10 @@ PROTOPOOL_NOT_SANITIZED void count_malloc() noexcept {
   malloc_calls.fetch_add(1, std::memory_order_relaxed);
 }
 
+PROTOPOOL_NOT_SANITIZED void count_free() noexcept {
+  free_calls.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 extern "C" {
@@ -179,6 +189,7 @@ PROTOPOOL_NOT_SANITIZED int posix_memalign(void** out, std::size_t alignment,
 }
 
 PROTOPOOL_NOT_SANITIZED void free(void* p) noexcept {
+  count_free();
   if (p == nullptr || in_bootstrap(p)) {
     return;
   }
@@ -209,6 +220,11 @@ void* counted_new(std::size_t bytes, std::align_val_t alignment) {
     throw std::bad_alloc();
   }
   return p;
+}
+
+void counted_delete(void* p) noexcept {
+  delete_calls.fetch_add(1, std::memory_order_relaxed);
+  std::free(p);
 }
 
 }  // namespace
@@ -251,29 +267,33 @@ void* operator new[](std::size_t bytes, std::align_val_t alignment,
     return nullptr;
   }
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept { counted_delete(p); }
+void operator delete[](void* p) noexcept { counted_delete(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_delete(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_delete(p); }
+void operator delete(void* p, std::align_val_t) noexcept { counted_delete(p); }
+void operator delete[](void* p, std::align_val_t) noexcept {
+  counted_delete(p);
+}
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  counted_delete(p);
 }
 void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
+  counted_delete(p);
 }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  counted_delete(p);
+}
 void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
+  counted_delete(p);
 }
 void operator delete(void* p, std::align_val_t,
                      const std::nothrow_t&) noexcept {
-  std::free(p);
+  counted_delete(p);
 }
 void operator delete[](void* p, std::align_val_t,
                        const std::nothrow_t&) noexcept {
-  std::free(p);
+  counted_delete(p);
 }
 
 // ---- The traffic ----
@@ -289,10 +309,15 @@ constexpr std::string_view long_text =
 
 struct global_counts {
   std::size_t malloc_calls;
+  std::size_t free_calls;
   std::size_t new_calls;
+  std::size_t delete_calls;
 };
 
-global_counts snapshot() { return {malloc_calls.load(), new_calls.load()}; }
+global_counts snapshot() {
+  return {malloc_calls.load(), free_calls.load(), new_calls.load(),
+          delete_calls.load()};
+}
 
 // Message traffic over `resource`: a bounded inbox (list), an index (map
 // with a fixed key set), a batch (vector, capacity reserved) and one box per
@@ -362,7 +387,9 @@ global_counts measure(std::pmr::memory_resource* resource) {
   const global_counts after = snapshot();
   EXPECT_GT(run.checksum(), 0U);
   return {after.malloc_calls - before.malloc_calls,
-          after.new_calls - before.new_calls};
+          after.free_calls - before.free_calls,
+          after.new_calls - before.new_calls,
+          after.delete_calls - before.delete_calls};
 }
 
 // valgrind replaces malloc and operator new in every object, this
@@ -392,6 +419,9 @@ TEST(GlobalAllocationsTest, CountsEveryKindOfGlobalAllocation) {
   const global_counts after = snapshot();
   EXPECT_GE(after.new_calls - before.new_calls, 2U);  // int, string growth
   EXPECT_GE(after.malloc_calls - before.malloc_calls, 3U);
+  // The int and the string's outgrown buffers; std::free and every delete.
+  EXPECT_GE(after.delete_calls - before.delete_calls, 2U);
+  EXPECT_GE(after.free_calls - before.free_calls, 3U);
   EXPECT_EQ(grown.size(), 100U);
 }
 
@@ -404,10 +434,16 @@ TEST(GlobalAllocationsTest, PoolTrafficMakesNoGlobalAllocation) {
       protopool::slot_pool_options{.slot_size = 128, .initial_slots = 256});
   const global_counts counts = measure(&pool);
   RecordProperty("pool_malloc_calls", std::to_string(counts.malloc_calls));
-  std::printf("pool: %zu messages, %zu global operator new, %zu malloc\n",
-              message_count, counts.new_calls, counts.malloc_calls);
+  RecordProperty("pool_free_calls", std::to_string(counts.free_calls));
+  std::printf(
+      "pool: %zu messages, %zu global operator new, %zu malloc, %zu "
+      "operator delete, %zu free\n",
+      message_count, counts.new_calls, counts.malloc_calls, counts.delete_calls,
+      counts.free_calls);
   EXPECT_EQ(counts.new_calls, 0U);
   EXPECT_EQ(counts.malloc_calls, 0U);
+  EXPECT_EQ(counts.delete_calls, 0U);
+  EXPECT_EQ(counts.free_calls, 0U);
   EXPECT_EQ(pool.stats().oversize_allocations, 1U);  // the batch's reserve
 }
 
@@ -416,13 +452,17 @@ TEST(GlobalAllocationsTest, NewDeleteTrafficMakesGlobalAllocations) {
   const global_counts counts = measure(std::pmr::new_delete_resource());
   RecordProperty("new_delete_malloc_calls",
                  std::to_string(counts.malloc_calls));
+  RecordProperty("new_delete_free_calls", std::to_string(counts.free_calls));
   std::printf(
       "new_delete_resource: %zu messages, %zu global operator new, %zu "
-      "malloc\n",
-      message_count, counts.new_calls, counts.malloc_calls);
-  // At least one list node and one box per message.
+      "malloc, %zu operator delete, %zu free\n",
+      message_count, counts.new_calls, counts.malloc_calls, counts.delete_calls,
+      counts.free_calls);
+  // At least one list node and one box per message, each made and freed.
   EXPECT_GE(counts.new_calls, 2 * message_count);
   EXPECT_GE(counts.malloc_calls, counts.new_calls);
+  EXPECT_GE(counts.delete_calls, 2 * message_count);
+  EXPECT_GE(counts.free_calls, counts.delete_calls);
 }
 
 }  // namespace
