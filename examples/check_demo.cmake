@@ -4,13 +4,16 @@
 #
 #   cmake -DDEMO=<path> [-DARGS=a|b|c] [-DEMULATOR=valgrind|--quiet]
 #         -DEXIT=<status> [-DSTDOUT=<file>] [-DSTDOUT_REGEX=<regex>]
-#         [-DSTDERR=<regex>]
+#         [-DSTDERR=<regex>] [-DVALGRIND_SUMMARY=ON]
 #         -P check_demo.cmake
 #
 # STDOUT names a file with one regular expression per line: the output must
 # have exactly as many lines, each matching its expression whole.
 # STDOUT_REGEX and STDERR are regular expressions stdout and stderr must
-# contain.
+# contain. VALGRIND_SUMMARY: stderr must hold a clean valgrind summary (no
+# leak, not even a reachable block, and no error), which under a valgrind
+# emulator with --trace-children=yes only protopool_demo_run prints
+# (protopool_demo replaces itself with it).
 string(REPLACE "|" ";" args "${ARGS}")
 string(REPLACE "|" ";" emulator "${EMULATOR}")
 execute_process(
@@ -51,6 +54,14 @@ if(DEFINED STDOUT_REGEX AND NOT out MATCHES "${STDOUT_REGEX}")
 endif()
 if(DEFINED STDERR AND NOT err MATCHES "${STDERR}")
   string(APPEND failed "stderr does not contain '${STDERR}'\n")
+endif()
+if(VALGRIND_SUMMARY)
+  foreach(clean "All heap blocks were freed -- no leaks are possible"
+                "ERROR SUMMARY: 0 errors from 0 contexts")
+    if(NOT err MATCHES "${clean}")
+      string(APPEND failed "stderr does not contain '${clean}' (valgrind)\n")
+    endif()
+  endforeach()
 endif()
 
 if(failed)

@@ -22,8 +22,12 @@
 //   pool:- in_use=0 high_water=2
 //   main:-
 // Every --resource goes through the same pmr code path (make_box over a
-// memory_resource*). A bad flag value or an unknown flag is reported on
-// stderr with exit status 2; --help prints the flags and exits with 0.
+// memory_resource*). A bad or missing flag value, an unknown flag, or one
+// of Abseil's --flagfile, --fromenv, --tryfromenv and --undefok (not
+// supported here) is reported on stderr, naming the flag, with exit status
+// 2. --help in any form (--help=false, --helpfull, --helpshort, ...) prints
+// the demo's flags and exits with 0; --version and --only_check_args are
+// left to Abseil (status 0), after the checks.
 //
 // Two programs. This one parses and validates the flags (Abseil flags),
 // then replaces itself (execv) with protopool_demo_run, found next to it,
@@ -37,7 +41,6 @@
 #include <absl/flags/internal/program_name.h>
 #include <absl/flags/internal/usage.h>
 #include <absl/flags/parse.h>
-#include <absl/flags/reflection.h>
 #include <absl/flags/usage.h>
 #include <absl/flags/usage_config.h>
 #include <absl/strings/numbers.h>
@@ -46,9 +49,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <iostream>
-#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,81 +83,118 @@ int fail(std::string_view message) {
   return bad_usage;
 }
 
-// The arguments before a "--" (after it, nothing is a flag).
-std::vector<std::string_view> flag_arguments(int argc, char** argv) {
-  std::vector<std::string_view> flags;
-  for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i) {
-    flags.emplace_back(argv[i]);
+// One flag as Abseil reads it: "--name=value" or "-name=value"; "--name";
+// or "--name value" for a flag that takes a value (the next argument, even
+// one that starts with '-').
+struct flag_argument {
+  std::string_view name;
+  std::optional<std::string_view> value;
+};
+
+// The demo's flags that take a value (the others are bools).
+bool takes_value(std::string_view name) {
+  return name == "resource" || name == "count";
+}
+
+// The flags before a "--" (after it, nothing is a flag), read as Abseil
+// reads them; positional arguments are left out.
+std::vector<flag_argument> read_flags(int argc, char** argv) {
+  std::vector<flag_argument> flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view argument = argv[i];
+    if (argument == "--") break;
+    std::string_view body;
+    if (argument.starts_with("--")) {
+      body = argument.substr(2);
+    } else if (argument.starts_with("-")) {
+      body = argument.substr(1);
+    }
+    if (body.empty()) continue;  // a positional argument, or "-"
+    const std::size_t equals = body.find('=');
+    flag_argument flag{body.substr(0, equals), std::nullopt};
+    if (equals != std::string_view::npos) {
+      flag.value = body.substr(equals + 1);
+    } else if (takes_value(flag.name) && i + 1 < argc) {
+      flag.value = argv[++i];
+    }
+    flags.push_back(flag);
   }
   return flags;
 }
 
-// The name and value of "--name=value" or "-name=value"; the whole rest if
-// there is no '='.
-std::string_view flag_body(std::string_view argument) {
-  if (argument.starts_with("--")) return argument.substr(2);
-  if (argument.starts_with("-")) return argument.substr(1);
-  return {};
+// Abseil's help flags exit with status 1, and --help=false still prints
+// help: the demo answers every one of them with its own help and status 0.
+bool is_help(std::string_view name) {
+  return name == "help" || name == "helpfull" || name == "helpshort" ||
+         name == "helppackage" || name == "helpon" || name == "helpmatch";
 }
 
-// Abseil checks --trace=<value> itself, and exits with 1 on a bad one: check
-// it first, with the demo's status.
-std::optional<std::string> check_trace_values(
-    const std::vector<std::string_view>& flags) {
-  for (const std::string_view argument : flags) {
-    const std::string_view body = flag_body(argument);
+// Abseil's flags that read flags from elsewhere: it reports their errors
+// (a missing file, a bad value inside) with status 1, so the demo, whose
+// flags fit on one line, does not take them.
+bool is_unsupported(std::string_view name) {
+  return name == "flagfile" || name == "fromenv" || name == "tryfromenv" ||
+         name == "undefok";
+}
+
+// Abseil's usage flags that end the program with status 0 after parsing
+// (and after the checks below).
+bool is_abseil_usage(std::string_view name) {
+  return name == "version" || name == "only_check_args";
+}
+
+constexpr std::string_view the_flags =
+    "the flags are --resource, --count, --trace/--notrace, --help";
+
+std::string bad_resource(std::string_view value) {
+  return "bad value for --resource: '" + std::string(value) + "' (use one of " +
+         std::string(demo::resource_names) + ")";
+}
+
+std::string bad_count(std::string_view value) {
+  return "bad value for --count: '" + std::string(value) +
+         "' (use a whole number from 0 to " + std::to_string(demo::max_count) +
+         ")";
+}
+
+// Returns what is wrong with `flag`, or nothing. Everything Abseil would
+// reject with status 1 (an unknown flag, a missing or bad value) is caught
+// here first, to be reported with the demo's status.
+std::optional<std::string> check_flag(const flag_argument& flag) {
+  const std::string name(flag.name);
+  if (is_help(flag.name) || is_abseil_usage(flag.name)) return std::nullopt;
+  if (is_unsupported(flag.name)) {
+    return "--" + name + " is not supported by the demo (" +
+           std::string(the_flags) + ")";
+  }
+  if (takes_value(flag.name) && !flag.value) {
+    return "missing value for --" + name + " (use --" + name + "=VALUE)";
+  }
+  if (flag.name == "resource") {
+    if (!demo::parse_resource(*flag.value)) return bad_resource(*flag.value);
+    return std::nullopt;
+  }
+  if (flag.name == "count") {
+    if (!demo::parse_count(*flag.value)) return bad_count(*flag.value);
+    return std::nullopt;
+  }
+  if (flag.name == "trace") {
     bool value = false;
-    if (body.starts_with("trace=") &&
-        !absl::SimpleAtob(absl::string_view(body.data() + 6, body.size() - 6),
-                          &value)) {
-      return "bad value for --trace: '" + std::string(body.substr(6)) +
+    if (flag.value && !absl::SimpleAtob(absl::string_view(flag.value->data(),
+                                                          flag.value->size()),
+                                        &value)) {
+      return "bad value for --trace: '" + std::string(*flag.value) +
              "' (use --trace, --notrace, --trace=true or --trace=false)";
     }
-    if (body.starts_with("notrace=")) {
+    return std::nullopt;
+  }
+  if (flag.name == "notrace") {
+    if (flag.value) {
       return "--notrace takes no value: use --notrace or --trace=false";
     }
+    return std::nullopt;
   }
-  return std::nullopt;
-}
-
-// Abseil reports a flag it does not know and exits with 1: find it first,
-// with the demo's status. A name Abseil knows (ours, or one of its own such
-// as --flagfile) passes, and so does --noNAME for a bool; so do the usage
-// flags Abseil handles without registering them (--helpfull, ...).
-constexpr std::string_view abseil_usage_flags[] = {
-    "help",    "helpfull",        "helpshort", "helppackage",
-    "version", "only_check_args", "helpon",    "helpmatch"};
-
-std::optional<std::string> check_flag_names(
-    const std::vector<std::string_view>& flags) {
-  for (const std::string_view argument : flags) {
-    const std::string_view body = flag_body(argument);
-    if (body.empty()) continue;  // a positional argument, or "-"
-    const std::string_view name = body.substr(0, body.find('='));
-    if (std::ranges::find(abseil_usage_flags, name) !=
-        std::end(abseil_usage_flags)) {
-      continue;
-    }
-    // Debian's absl::string_view is its own type, not std::string_view.
-    const absl::string_view absl_name(name.data(), name.size());
-    if (absl::FindCommandLineFlag(absl_name) != nullptr) continue;
-    if (name.starts_with("no")) {
-      const absl::CommandLineFlag* flag =
-          absl::FindCommandLineFlag(absl_name.substr(2));
-      if (flag != nullptr && flag->IsOfType<bool>()) continue;
-    }
-    return "unknown flag '--" + std::string(name) +
-           "' (the flags are --resource, --count, --trace/--notrace, "
-           "--help)";
-  }
-  return std::nullopt;
-}
-
-bool help_requested(const std::vector<std::string_view>& flags) {
-  for (const std::string_view argument : flags) {
-    if (flag_body(argument) == "help") return true;
-  }
-  return false;
+  return "unknown flag '--" + name + "' (" + std::string(the_flags) + ")";
 }
 
 // The directory this program was started from, with a trailing '/'.
@@ -175,8 +215,10 @@ int main(int argc, char** argv) {
       "boxes protocol messages in a memory resource and traces every "
       "allocation.\nUsage: protopool_demo [--resource=pool|new_delete|"
       "unsync_pool|sync_pool|monotonic] [--count=N] [--trace|--notrace]");
-  const std::vector<std::string_view> flags = flag_arguments(argc, argv);
-  if (help_requested(flags)) {
+  const std::vector<flag_argument> flags = read_flags(argc, argv);
+  if (std::ranges::any_of(flags, [](const flag_argument& flag) {
+        return is_help(flag.name);
+      })) {
     absl::flags_internal::SetProgramInvocationName(argv[0]);
     // Only this program's flags, as Abseil's --help shows them.
     absl::flags_internal::FlagsHelp(
@@ -185,27 +227,24 @@ int main(int argc, char** argv) {
         absl::ProgramUsageMessage());
     return 0;
   }
-  if (const auto error = check_flag_names(flags)) {
-    return fail(*error);
-  }
-  if (const auto error = check_trace_values(flags)) {
-    return fail(*error);
+  for (const flag_argument& flag : flags) {
+    if (const auto error = check_flag(flag)) {
+      return fail(*error);
+    }
   }
 
+  // Every flag is known and good: Abseil cannot fail here.
   const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
   if (positional.size() > 1) {
     return fail("unexpected argument '" + std::string(positional[1]) + "'");
   }
   std::string resource = absl::GetFlag(FLAGS_resource);
   if (!demo::parse_resource(resource)) {
-    return fail("bad value for --resource: '" + resource + "' (use one of " +
-                std::string(demo::resource_names) + ")");
+    return fail(bad_resource(resource));
   }
   std::string count = absl::GetFlag(FLAGS_count);
   if (!demo::parse_count(count)) {
-    return fail("bad value for --count: '" + count +
-                "' (use a whole number from 0 to " +
-                std::to_string(demo::max_count) + ")");
+    return fail(bad_count(count));
   }
 
   std::string runner = program_directory(argv[0]) + "protopool_demo_run";

@@ -5,7 +5,9 @@
 // bytes through a counting upstream.
 // - ProtocolMessageTest (typed over add, sub, mul, echo):
 //   RoundTripsThroughAVector/AList/AMap on a pool: holds<M>, get_if<M>, the
-//   value, and the resource of the protocol and of its payload;
+//   value, and the resource of the protocol and of its payload; the list's
+//   and map's pool has slots sized for their node (measured), and every
+//   node (and echo text) is a slot of it, none an oversize block;
 //   CopiesIntoAContainerWithAnotherResourceUseThatResource; HoldsAndGetIf
 //   answer for the held type only; FormatsAsTheMessageDoes (operator<< and
 //   absl %s of the protocol equal the message's own).
@@ -18,7 +20,8 @@
 //   every constructor and assignment (resource kept, move vs copy), emplace,
 //   strong guarantee of a failed assignment, ==, visit.
 // - ProtocolFormatTest: the exact shapes `Add { left: 5, right: 6 }`,
-//   `Echo { text: "hi" }`, and the escaping of echo texts.
+//   `Echo { text: "hi" }`, and the escaping of echo texts: every ASCII and
+//   Latin-1 character as rustc's `{:?}` prints it, other bytes as they are.
 // - ProtocolSlotTest: the fixed messages and a protocol fit one slot of
 //   slot_pool_options::for_type<protocol>().
 // - ProtocolUsageTest: the USAGE block of <protopool/protocol.h> and the
@@ -29,6 +32,7 @@
 #include <protopool/protocol.h>
 #include <protopool/slot_pool_resource.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -99,6 +103,47 @@ void expect_sample_in(const protocol& p, int i,
   }
 }
 
+// Puts `message` into a list (at the back) or a map (at key `i`).
+template <class M>
+void put(std::pmr::list<protocol>& list, int, M&& message) {
+  list.emplace_back(std::forward<M>(message));
+}
+template <class M>
+void put(std::pmr::map<int, protocol>& map, int i, M&& message) {
+  map.try_emplace(i, std::forward<M>(message));
+}
+
+// The bytes one node of `Container` (a list or map of protocols) takes,
+// measured: the one block an empty container asks for to hold one message.
+template <class Container>
+std::size_t node_bytes() {
+  counting_resource probe;
+  {
+    Container container(&probe);
+    put(container, 0, msg::add{1, 2});
+  }
+  EXPECT_EQ(probe.allocate_calls(), 1u);
+  return probe.allocation_sizes().at(0);
+}
+
+// Options for a pool whose slots hold one node of `Container`, or one
+// long_text() (an echo's payload): every block of a round trip fits a slot.
+template <class Container>
+slot_pool_options node_slot_options() {
+  const std::size_t text_bytes = long_text(messages_per_test).size() + 1;
+  return {.slot_size = std::max(node_bytes<Container>(), text_bytes)};
+}
+
+// Checks that `pool` holds `count` messages of type M in slots and nothing
+// as an oversize block: one slot per node, and one per echo's text.
+template <class M>
+void expect_every_block_a_slot(const slot_pool_resource& pool, int count) {
+  const std::size_t blocks_per_message = std::is_same_v<M, msg::echo> ? 2u : 1u;
+  EXPECT_EQ(pool.stats().oversize_allocations, 0u);
+  EXPECT_EQ(pool.stats().slots_in_use,
+            blocks_per_message * static_cast<std::size_t>(count));
+}
+
 template <class M>
 class ProtocolMessageTest : public ::testing::Test {
  protected:
@@ -127,34 +172,44 @@ TYPED_TEST(ProtocolMessageTest, RoundTripsThroughAVector) {
 }
 
 TYPED_TEST(ProtocolMessageTest, RoundTripsThroughAList) {
+  using list = std::pmr::list<protocol>;
+  counting_resource upstream;
+  slot_pool_resource pool(node_slot_options<list>(), &upstream);
   default_resource_guard no_default(std::pmr::null_memory_resource());
   {
-    std::pmr::list<protocol> messages(&this->pool_);
+    list messages(&pool);
     for (int i = 0; i < messages_per_test; ++i) {
-      messages.emplace_back(sample<TypeParam>(i, &this->pool_));
+      put(messages, i, sample<TypeParam>(i, &pool));
     }
+    expect_every_block_a_slot<TypeParam>(pool, messages_per_test);
     int i = 0;
     for (const protocol& p : messages) {
-      expect_sample_in<TypeParam>(p, i++, &this->pool_);
+      EXPECT_TRUE(pool.owns(&p)) << "node " << i << " is not a slot";
+      expect_sample_in<TypeParam>(p, i++, &pool);
     }
     EXPECT_EQ(i, messages_per_test);
   }
-  EXPECT_EQ(this->pool_.stats().slots_in_use, 0u);
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
 }
 
 TYPED_TEST(ProtocolMessageTest, RoundTripsThroughAMap) {
+  using map = std::pmr::map<int, protocol>;
+  counting_resource upstream;
+  slot_pool_resource pool(node_slot_options<map>(), &upstream);
   default_resource_guard no_default(std::pmr::null_memory_resource());
   {
-    std::pmr::map<int, protocol> messages(&this->pool_);
+    map messages(&pool);
     for (int i = 0; i < messages_per_test; ++i) {
-      messages.try_emplace(i, sample<TypeParam>(i, &this->pool_));
+      put(messages, i, sample<TypeParam>(i, &pool));
     }
     ASSERT_EQ(messages.size(), std::size_t{messages_per_test});
+    expect_every_block_a_slot<TypeParam>(pool, messages_per_test);
     for (const auto& [i, p] : messages) {
-      expect_sample_in<TypeParam>(p, i, &this->pool_);
+      EXPECT_TRUE(pool.owns(&p)) << "node " << i << " is not a slot";
+      expect_sample_in<TypeParam>(p, i, &pool);
     }
   }
-  EXPECT_EQ(this->pool_.stats().slots_in_use, 0u);
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
 }
 
 TYPED_TEST(ProtocolMessageTest,
@@ -671,12 +726,58 @@ TEST(ProtocolFormatTest, EscapesEchoTextsAsRustDebugDoes) {
   EXPECT_EQ(streamed(msg::echo("a\tb\nc\rd")),
             R"(Echo { text: "a\tb\nc\rd" })");
   EXPECT_EQ(streamed(msg::echo(std::string_view("\x01\x1f\x7f\0z", 5))),
-            R"(Echo { text: "\u{1}\u{1f}\u{7f}\u{0}z" })");
+            R"(Echo { text: "\u{1}\u{1f}\u{7f}\0z" })");
+  EXPECT_EQ(streamed(msg::echo("it's")), R"(Echo { text: "it's" })");
   EXPECT_EQ(streamed(msg::echo("caf\xc3\xa9")),
             "Echo { text: \"caf\xc3\xa9\" }");
   EXPECT_EQ(streamed(msg::echo("")), R"(Echo { text: "" })");
   EXPECT_EQ(absl::StrFormat("%s", msg::echo("\"\\")),
             R"(Echo { text: "\"\\" })");
+}
+
+// What `println!("{:?}", s)` prints (rustc 1.95) for `s` = every ASCII
+// character, U+0000 to U+007F, in order.
+constexpr std::string_view rust_debug_of_ascii =
+    R"rust("\0\u{1}\u{2}\u{3}\u{4}\u{5}\u{6}\u{7}\u{8}\t\n\u{b}\u{c}\r\u{e}\u{f})rust"
+    R"rust(\u{10}\u{11}\u{12}\u{13}\u{14}\u{15}\u{16}\u{17}\u{18}\u{19}\u{1a}\u{1b})rust"
+    R"rust(\u{1c}\u{1d}\u{1e}\u{1f} !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLM)rust"
+    R"rust(NOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~\u{7f}")rust";
+
+// The same for every Latin-1 character, U+0080 to U+00FF, in order.
+constexpr std::string_view rust_debug_of_latin1 =
+    R"rust("\u{80}\u{81}\u{82}\u{83}\u{84}\u{85}\u{86}\u{87}\u{88}\u{89}\u{8a})rust"
+    R"rust(\u{8b}\u{8c}\u{8d}\u{8e}\u{8f}\u{90}\u{91}\u{92}\u{93}\u{94}\u{95})rust"
+    R"rust(\u{96}\u{97}\u{98}\u{99}\u{9a}\u{9b}\u{9c}\u{9d}\u{9e}\u{9f}\u{a0})rust"
+    R"rust(¡¢£¤¥¦§¨©ª«¬\u{ad}®¯°±²³´µ¶·¸¹º»¼½¾¿ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖ×ØÙÚÛÜ)rust"
+    R"rust(ÝÞßàáâãäåæçèéêëìíîïðñòóôõö÷øùúûüýþÿ")rust";
+
+TEST(ProtocolFormatTest, EscapesEveryAsciiCharacterAsRustDebugDoes) {
+  std::string ascii;
+  for (int c = 0; c < 0x80; ++c) {
+    ascii.push_back(static_cast<char>(c));
+  }
+  EXPECT_EQ(streamed(msg::echo(ascii)),
+            "Echo { text: " + std::string(rust_debug_of_ascii) + " }");
+}
+
+TEST(ProtocolFormatTest, EscapesEveryLatin1CharacterAsRustDebugDoes) {
+  std::string latin1;  // UTF-8: two bytes each
+  for (unsigned c = 0x80; c < 0x100; ++c) {
+    latin1.push_back(static_cast<char>(0xc0 | (c >> 6)));
+    latin1.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+  }
+  EXPECT_EQ(streamed(msg::echo(latin1)),
+            "Echo { text: " + std::string(rust_debug_of_latin1) + " }");
+}
+
+TEST(ProtocolFormatTest, WritesOtherBytesAsTheyAre) {
+  // Characters above U+00FF, and bytes that are not UTF-8 (a lone lead
+  // byte, one before ASCII, a stray continuation byte).
+  EXPECT_EQ(streamed(msg::echo("\xe2\x82\xac \xf0\x9f\x98\x80")),
+            "Echo { text: \"\xe2\x82\xac \xf0\x9f\x98\x80\" }");
+  EXPECT_EQ(streamed(msg::echo("\xc2")), "Echo { text: \"\xc2\" }");
+  EXPECT_EQ(streamed(msg::echo("\xc2\x41\x80\xff")),
+            "Echo { text: \"\xc2\x41\x80\xff\" }");
 }
 
 // ---- slots ----

@@ -14,6 +14,17 @@ function(run_step name)
   endif()
 endfunction()
 
+# Sanitizer flags go in as the parent's add_compile_options /
+# add_link_options (SUBPROJECT_COMPILE_OPTIONS), not CMAKE_CXX_FLAGS: under
+# the asan preset this proves protopool detects a sanitizer turned on that
+# way (config.h's PROTOPOOL_ASAN agrees with the compilation).
+separate_arguments(flags UNIX_COMMAND "${CXX_FLAGS}")
+set(sanitizer_flags "${flags}")
+list(FILTER sanitizer_flags INCLUDE REGEX "^-f(no-)?sanitize")
+list(FILTER flags EXCLUDE REGEX "^-f(no-)?sanitize")
+list(JOIN flags " " flags)
+list(JOIN sanitizer_flags " " sanitizer_flags)
+
 file(REMOVE_RECURSE "${SUBPROJECT_BINARY_DIR}")
 run_step(
   configure
@@ -22,7 +33,8 @@ run_step(
   "-DPROTOPOOL_SOURCE_DIR=${PROTOPOOL_SOURCE_DIR}"
   "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
   "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
-  "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}")
+  "-DCMAKE_CXX_FLAGS=${flags}"
+  "-DSUBPROJECT_COMPILE_OPTIONS=${sanitizer_flags}")
 run_step(build "${CMAKE_COMMAND}" --build "${SUBPROJECT_BINARY_DIR}")
 string(REPLACE "|" ";" emulator "${EMULATOR}")
 run_step(run ${emulator} "${SUBPROJECT_BINARY_DIR}/consumer")

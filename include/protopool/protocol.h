@@ -497,10 +497,15 @@ struct echo {
 /// Write the message in the original experiment's shape:
 /// `Add { left: 5, right: 6 }`, `Sub { ... }`, `Mul { ... }`, and
 /// `Echo { text: "hi" }`. The echo's text is quoted and escaped as Rust's
-/// `{:?}` does: `"` and `\` get a backslash, tab, newline and carriage
-/// return become `\t`, `\n`, `\r`, other control characters (below 0x20,
-/// and 0x7f) become `\u{XX}` (hex), and every other byte, UTF-8 included,
-/// is written as it is.
+/// `{:?}` of a `str` does (Rust 1.61 and later): `"` and `\` get a
+/// backslash, NUL, tab, newline and carriage return become `\0`, `\t`,
+/// `\n`, `\r`, other control characters (below 0x20, 0x7f, and the UTF-8
+/// encoded U+0080 to U+009F) and U+00A0, U+00AD become `\u{XX}` (lowercase
+/// hex, no leading zeros); `'` and every other byte are written as they are.
+/// Unlike Rust, characters above U+00FF that Rust's Unicode tables call
+/// unprintable or grapheme-extending (U+0301, U+200B, ...) are not escaped,
+/// and bytes that are not UTF-8 (which a Rust `str` cannot hold) are
+/// written as they are.
 void write_message(absl::FormatRawSink out, const add& message);
 void write_message(absl::FormatRawSink out, const sub& message);
 void write_message(absl::FormatRawSink out, const mul& message);
