@@ -4,15 +4,17 @@
 // - UsageExampleTest.HeaderSnippetIsVerbatim: reads the header and this file
 //   and checks that the USAGE lines appear here, in order, unchanged (so the
 //   header cannot drift from what is compiled).
-// - UsageExampleTest.ReadmeExampleRuns: the README's usage example (the
-//   lines between README-BEGIN and README-END), with its commented values
-//   checked.
+// - SlotStrideTest.*: slot_stride() and options() for the stride rule the
+//   header and README state, including {slot_size 9, slot_alignment 1} -> 16.
+// The README's examples are compiled and run verbatim elsewhere (the
+// readme_example.* tests, test/readme/).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <protopool/slot_pool_resource.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <fstream>
 #include <list>
 #include <memory_resource>
@@ -76,35 +78,49 @@ TEST(UsageExampleTest, HeaderSnippetIsVerbatim) {
       << "the header's USAGE lines are not compiled here, in order";
 }
 
-// README-BEGIN
-struct quote {
-  long instrument;
-  double bid;
-  double ask;
-};
-
-TEST(UsageExampleTest, ReadmeExampleRuns) {
-  // One pool for the nodes of a list: 48-byte slots, 256 carved up front
-  // in a single upstream call.
+// The stride rule of the header and README: `slot_size` rounded up to at
+// least a pointer (the free-list link), then to a multiple of
+// `slot_alignment` and of `alignof(void*)`; `options()` keeps what was asked.
+TEST(SlotStrideTest, NineBytesAlignedToOneTakeSixteen) {
+  static_assert(sizeof(void*) == 8 && alignof(void*) == 8,
+                "the README's numbers are for a 64-bit machine");
   protopool::slot_pool_resource pool(protopool::slot_pool_options{
-      .slot_size = 48, .slot_alignment = 8, .initial_slots = 256});
+      .slot_size = 9, .slot_alignment = 1, .initial_slots = 2});
+  EXPECT_EQ(pool.slot_stride(), 16u);
+  EXPECT_EQ(pool.options().slot_size, 9u);
+  EXPECT_EQ(pool.options().slot_alignment, 1u);
 
-  std::pmr::list<quote> book(&pool);  // each node is one slot
-  for (long i = 0; i < 100; ++i) {
-    book.push_back({.instrument = i, .bid = 1.0, .ask = 1.5});
-  }
-  book.remove_if([](const quote& q) { return q.instrument % 2 == 0; });
-
-  std::pmr::vector<quote> batch(&pool);
-  batch.resize(10);  // 240 bytes: too large for a slot, forwarded upstream
-
-  const protopool::slot_pool_stats stats = pool.stats();
-  EXPECT_EQ(stats.slots_in_use, 50u);         // the list's nodes
-  EXPECT_EQ(stats.high_water, 100u);          // most slots in use at once
-  EXPECT_EQ(stats.capacity, 256u);            // still the initial chunk:
-  EXPECT_EQ(stats.chunks, 1u);                // no upstream call since
-  EXPECT_EQ(stats.oversize_allocations, 1u);  // the vector's array
+  // The two slots of the initial chunk are one stride apart, and each is
+  // aligned to a pointer although only 1 was asked for.
+  void* first = pool.allocate(9, 1);
+  void* second = pool.allocate(9, 1);
+  const auto a = reinterpret_cast<std::uintptr_t>(first);
+  const auto b = reinterpret_cast<std::uintptr_t>(second);
+  EXPECT_EQ(a > b ? a - b : b - a, 16u);
+  EXPECT_EQ(a % alignof(void*), 0u);
+  EXPECT_EQ(b % alignof(void*), 0u);
+  pool.deallocate(second, 9, 1);
+  pool.deallocate(first, 9, 1);
 }
-// README-END
+
+TEST(SlotStrideTest, RoundsUpToALinkAndBothAlignments) {
+  struct expectation {
+    std::size_t slot_size;
+    std::size_t slot_alignment;
+    std::size_t stride;
+  };
+  const expectation expectations[] = {{1, 1, 8},   {8, 1, 8},    {9, 1, 16},
+                                      {9, 4, 16},  {16, 16, 16}, {24, 16, 32},
+                                      {48, 8, 48}, {9, 64, 64},  {65, 64, 128}};
+  for (const expectation& e : expectations) {
+    protopool::slot_pool_resource pool(protopool::slot_pool_options{
+        .slot_size = e.slot_size, .slot_alignment = e.slot_alignment});
+    EXPECT_EQ(pool.slot_stride(), e.stride)
+        << "slot_size " << e.slot_size << ", slot_alignment "
+        << e.slot_alignment;
+    EXPECT_EQ(pool.options().slot_size, e.slot_size);
+    EXPECT_EQ(pool.options().slot_alignment, e.slot_alignment);
+  }
+}
 
 }  // namespace

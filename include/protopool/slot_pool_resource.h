@@ -95,9 +95,11 @@ struct slot_pool_stats {
 /// Behaviour:
 /// - A request with `bytes <= slot_size` and `alignment <= slot_alignment`
 ///   (`bytes == 0` included) gets a distinct slot aligned to
-///   `slot_alignment`. The slot stride is `slot_size` rounded up to hold a
-///   free-list link (a pointer) and to a multiple of `slot_alignment`.
-///   `options()` reports what was asked for.
+///   `slot_alignment` (and at least to `alignof(void*)`). The slot stride
+///   (`slot_stride()`) is `slot_size` rounded up to at least `sizeof(void*)`
+///   (room for the free-list link), then to a multiple of `slot_alignment`
+///   and of `alignof(void*)`: `{.slot_size = 9, .slot_alignment = 1}` gives
+///   16 on a 64-bit machine. `options()` reports what was asked for.
 /// - Free slots are reused last-in first-out: the slot freed last is the next
 ///   one handed out, still warm in cache.
 /// - When no slot is free, a chunk is taken from upstream in one call. The
@@ -185,7 +187,9 @@ class slot_pool_resource final : public std::pmr::memory_resource {
     return upstream_;
   }
 
-  /// Returns the distance in bytes between consecutive slots.
+  /// Returns the distance in bytes between consecutive slots: `slot_size`
+  /// rounded up to at least `sizeof(void*)`, then to a multiple of
+  /// `slot_alignment` and of `alignof(void*)`.
   [[nodiscard]] std::size_t slot_stride() const noexcept { return stride_; }
 
   /// Returns true if `p` points into a slot of a chunk this pool holds
