@@ -34,10 +34,19 @@ void* operator new(std::size_t bytes, std::align_val_t alignment) {
   }
   return p;
 }
+// The blocks came from posix_memalign in the operator new above, so free is
+// their match; g++ cannot see that through the replacement and warns.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
   std::free(p);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace {
 
