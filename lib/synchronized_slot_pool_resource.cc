@@ -7,6 +7,7 @@
 #include <limits>
 #include <new>
 #include <string_view>
+#include <thread>
 
 #include "detail/slot_layout.h"
 #include "detail/tool_hooks.h"
@@ -68,12 +69,27 @@ struct thread_heaps {
   }
 
   ~thread_heaps() {
+    // Pin every live pool under live_mutex, then give the heaps back with
+    // live_mutex released: abandon_heap takes the pool's mutex_, and a
+    // thread holding that mutex_ may be waiting for live_mutex (it is
+    // growing the pool from an upstream that is itself a synchronized pool,
+    // met for the first time on that thread). A pinned pool's destructor
+    // waits until the pin is gone.
     {
       const std::lock_guard lock(live_mutex);
-      for (const entry& e : entries) {
+      for (entry& e : entries) {
         if (is_live(e.owner, e.id)) {
-          e.owner->abandon_heap(e.heap);
+          e.owner->exit_pins_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          e.owner = nullptr;
         }
+      }
+    }
+    for (const entry& e : entries) {
+      if (e.owner != nullptr) {
+        e.owner->abandon_heap(e.heap);
+        // The pool may be destroyed as soon as this is seen.
+        e.owner->exit_pins_.fetch_sub(1, std::memory_order_release);
       }
     }
     tl_last = {0, nullptr};
@@ -244,6 +260,11 @@ synchronized_slot_pool_resource::~synchronized_slot_pool_resource() {
     if (live_next_ != nullptr) {
       live_next_->live_prev_ = live_prev_;
     }
+  }
+  // Threads that pinned this pool at exit, before it was unlinked, may
+  // still be giving their heaps back: wait for them (no lock is held).
+  while (exit_pins_.load(std::memory_order_acquire) != 0) {
+    std::this_thread::yield();
   }
   const bool slots_in_use = count_in_use() != 0;
   if (PROTOPOOL_CHECKED && slots_in_use) {
@@ -762,12 +783,14 @@ synchronized_slot_pool_resource::acquire_heap() {
 }
 
 void synchronized_slot_pool_resource::abandon_heap(heap* h) noexcept {
-  // Called by the thread that owns h.
+  // Called by the thread that owns h. Under mutex_ from the start: a
+  // release() on another thread resets the heaps' quarantine and pending
+  // frees, and returns the chunks they point into, under mutex_ too.
+  const std::lock_guard lock(mutex_);
   while (h->quarantined != 0) {
     release_oldest_quarantined(h);
   }
   flush_pending(h);
-  const std::lock_guard lock(mutex_);
   h->abandoned = true;
   h->next_abandoned = abandoned_;
   abandoned_ = h;

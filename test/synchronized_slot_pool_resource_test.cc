@@ -1184,6 +1184,74 @@ TEST(SynchronizedSlotPoolThreadTest, ThreadsThatNeverAllocateFreeSlots) {
   EXPECT_EQ(upstream.blocks_in_use(), 0u);
 }
 
+// A pool whose upstream is another synchronized pool, used for the first
+// time on threads that exit while others grow the outer pool: the outer
+// pool calls upstream under its own lock, the inner pool registers the
+// thread, and thread exit gives heaps back. No lock order may invert
+// (ThreadSanitizer reports an inversion in the tsan preset even when the
+// interleaving does not hang) and every slot of both pools comes back.
+TEST(SynchronizedSlotPoolThreadTest, UpstreamIsAnotherSynchronizedPool) {
+  synchronized_slot_pool_resource inner(
+      {.slot_size = 4096, .slot_alignment = 4096});
+  {
+    synchronized_slot_pool_resource outer({.slot_size = 8}, &inner);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&outer] {
+        std::vector<void*> mine;
+        for (int i = 0; i < 300; ++i) {
+          mine.push_back(outer.allocate(8));
+        }
+        for (void* p : mine) {
+          outer.deallocate(p, 8);
+        }
+      });
+    }
+    for (std::thread& t : threads) {
+      t.join();
+    }
+    EXPECT_EQ(outer.stats().slots_in_use, 0u);
+    EXPECT_GT(inner.stats().slots_in_use, 0u);  // outer's chunks
+  }
+  EXPECT_EQ(inner.stats().slots_in_use, 0u);
+}
+
+// release() on one thread while a thread that stopped using the pool exits
+// with frees still pending: the exit must not push slots of returned
+// chunks, nor touch the heap while release() resets it (ThreadSanitizer
+// reports the race in the tsan preset).
+TEST(SynchronizedSlotPoolThreadTest, ReleaseWhileAThreadExits) {
+  test_resource upstream;
+  synchronized_slot_pool_resource pool({.slot_size = 16}, &upstream);
+  void* blocks[4];
+  for (void*& b : blocks) {
+    b = pool.allocate(16);
+  }
+  std::atomic<bool> freed{false};
+  std::atomic<bool> stop{false};
+  std::thread worker([&] {
+    for (void* b : blocks) {
+      pool.deallocate(b, 16);  // pending in the worker's heap
+    }
+    freed.store(true, std::memory_order_release);
+    while (!stop.load(std::memory_order_acquire)) {
+      std::this_thread::yield();
+    }
+  });  // exit: pending frees flushed
+  while (!freed.load(std::memory_order_acquire)) {
+    std::this_thread::yield();
+  }
+  stop.store(true, std::memory_order_release);
+  pool.release();
+  worker.join();
+  void* p = pool.allocate(16);
+  EXPECT_TRUE(pool.owns(p));
+  EXPECT_EQ(pool.stats().slots_in_use, 1u);
+  pool.deallocate(p, 16);
+  pool.release();
+  EXPECT_EQ(upstream.bytes_in_use(), 0u);
+}
+
 TEST(SynchronizedSlotPoolThreadTest, DestructionWhileIdleReturnsEveryByte) {
   test_resource upstream;
   gate used;

@@ -293,6 +293,8 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   // The registry of live pools (see the .cc), under a global mutex.
   synchronized_slot_pool_resource* live_prev_ = nullptr;
   synchronized_slot_pool_resource* live_next_ = nullptr;
+  // Exiting threads giving their heaps back right now (see thread_heaps).
+  std::atomic<std::size_t> exit_pins_{0};
 };
 
 }  // namespace protopool
