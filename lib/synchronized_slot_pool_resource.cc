@@ -397,10 +397,22 @@ void* synchronized_slot_pool_resource::do_allocate(std::size_t bytes,
 void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
                                                     std::size_t alignment) {
   if (bytes <= fit_bytes_ && alignment <= fit_align_) [[likely]] {
+    // The tools see the free first: a double free (on any thread), or a
+    // free of a slot never handed out, is their report, with the stack of
+    // this call. A slot stays poisoned from its free until it is handed out
+    // again, on whichever list holds it (local, pending, remote, abandoned
+    // or quarantined); a live slot reached this thread after the allocation
+    // that made it addressable, so a legitimate free is never reported.
+    if (detail::tool_slot_freeing(this, p)) [[unlikely]] {
+      detail::tool_report_poisoned_free(
+          kind, this,
+          owns(p) ? detail::double_free_diagnosis : detail::not_owned_diagnosis,
+          p);
+    }
     if (PROTOPOOL_CHECKED) {
       check_free(p);
     }
-    detail::tool_slot_freed(this, p, stride_);
+    detail::tool_slot_poisoned(p, stride_);
     const auto* segment = reinterpret_cast<const segment_header*>(
         reinterpret_cast<std::uintptr_t>(p) &
         ~(std::uintptr_t{segment_bytes_} - 1));

@@ -132,8 +132,11 @@ namespace protopool {
 /// Memory checkers: in checked, valgrind (`PROTOPOOL_VALGRIND`) and
 /// AddressSanitizer builds, free and never-handed-out slots are poisoned for
 /// ASan and no-access for valgrind (the pool is a valgrind mempool), as in
-/// `slot_pool_resource`. If such a build's pool is destroyed with slots in
-/// use while a tool watches (ASan build, or running under valgrind), it
+/// `slot_pool_resource`, so a double free (on any thread) or a free of a
+/// slot never handed out is reported by the tool itself, with the stack of
+/// the deallocation, before a checked build's diagnosis. If such a build's
+/// pool is destroyed with slots in use while a tool watches (ASan build, or
+/// running under valgrind), it
 /// keeps the chunks holding them instead of returning them (every chunk, in
 /// a build without the checked-build bitmap of live slots), so valgrind
 /// reports each leaked slot with its allocation stack and LeakSanitizer

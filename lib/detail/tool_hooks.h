@@ -178,19 +178,6 @@ inline void tool_slot_poisoned([[maybe_unused]] void* p,
 #endif
 }
 
-/// Slot `p` (`bytes` usable) is given back, with no check of a poisoned
-/// slot (for a pool that checks the free itself first).
-inline void tool_slot_freed([[maybe_unused]] const void* pool,
-                            [[maybe_unused]] void* p,
-                            [[maybe_unused]] std::size_t bytes) noexcept {
-#if PROTOPOOL_VALGRIND
-  VALGRIND_MEMPOOL_FREE(pool, p);
-#endif
-#if PROTOPOOL_DETAIL_ASAN
-  ASAN_POISON_MEMORY_REGION(p, bytes);
-#endif
-}
-
 /// Reads the free-list link stored in free slot `slot`.
 inline void* read_link(void* slot) noexcept {
 #if PROTOPOOL_DETAIL_ASAN
