@@ -3,11 +3,13 @@
 // poisoned), valgrind an "Invalid free()" (the mempool no longer holds the
 // slot), each with the stack of the second deallocation; checked builds
 // then diagnose it and abort.
-#include <protopool/slot_pool_resource.h>
-#include <unistd.h>
-
-#include <csignal>
-#include <cstdio>
+//
+// Built twice (test/checkers/CMakeLists.txt): checker_double_free on a
+// slot_pool_resource, and, with CHECKER_SYNCHRONIZED, checker_sync_double_free
+// on a synchronized_slot_pool_resource whose second free runs on another
+// thread than the first (a freed slot stays poisoned whichever thread's
+// list or quarantine holds it).
+#include "planted_bug.h"
 
 namespace {
 
@@ -19,14 +21,11 @@ namespace {
 }  // namespace
 
 int main() {
-  // CTest counts a signal as a crash, never as the expected failure: turn
-  // the diagnosis's abort() into exit status 134.
-  std::signal(SIGABRT, [](int) { ::_exit(134); });
-  protopool::slot_pool_resource pool(
+  checker::abort_exits_with_134();
+  checker::pool_type pool(
       protopool::slot_pool_options{.slot_size = 32, .initial_slots = 4});
   void* message = pool.allocate(32, 8);
   pool.deallocate(message, 32, 8);
-  free_message_again(pool, message);
-  std::puts("double_free: not detected");
-  return 0;
+  checker::on_the_bug_thread([&] { free_message_again(pool, message); });
+  return checker::not_detected("double_free");
 }

@@ -4,15 +4,15 @@
 // poisoned), valgrind an "Invalid free()" (the mempool never held the
 // slot), each with the stack of the deallocation; checked builds then
 // diagnose it and abort.
-#include <protopool/slot_pool_resource.h>
-#include <unistd.h>
-
-#include <csignal>
-#include <cstdio>
+//
+// Built twice, like double_free.cc: on a slot_pool_resource, and with
+// CHECKER_SYNCHRONIZED on a synchronized_slot_pool_resource, the bad free
+// on another thread than the allocating one.
+#include "planted_bug.h"
 
 namespace {
 
-[[gnu::noinline]] void free_the_next_slot(protopool::slot_pool_resource& pool,
+[[gnu::noinline]] void free_the_next_slot(checker::pool_type& pool,
                                           void* message) {
   // The bug: the slot after `message` was never handed out.
   pool.deallocate(static_cast<char*>(message) + pool.slot_stride(), 32, 8);
@@ -21,14 +21,11 @@ namespace {
 }  // namespace
 
 int main() {
-  // CTest counts a signal as a crash, never as the expected failure: turn
-  // the diagnosis's abort() into exit status 134.
-  std::signal(SIGABRT, [](int) { ::_exit(134); });
-  protopool::slot_pool_resource pool(
+  checker::abort_exits_with_134();
+  checker::pool_type pool(
       protopool::slot_pool_options{.slot_size = 32, .initial_slots = 4});
   void* message = pool.allocate(32, 8);
-  free_the_next_slot(pool, message);
+  checker::on_the_bug_thread([&] { free_the_next_slot(pool, message); });
   pool.deallocate(message, 32, 8);
-  std::puts("free_never_handed_out: not detected");
-  return 0;
+  return checker::not_detected("free_never_handed_out");
 }
