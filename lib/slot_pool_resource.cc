@@ -474,12 +474,7 @@ void slot_pool_resource::deallocate_slot_instrumented(
   }
   // The tools see the free first: a double free, or a free of a slot never
   // handed out, is their report, with the stack of this call.
-  if (detail::tool_slot_freeing(this, p)) [[unlikely]] {
-    detail::tool_report_poisoned_free(
-        kind, this,
-        owns(p) ? detail::double_free_diagnosis : detail::not_owned_diagnosis,
-        p);
-  }
+  detail::tool_slot_freeing(kind, *this, p);
   if (PROTOPOOL_CHECKED) {
     const chunk_header* chunk = find_chunk(p);
     if (chunk == nullptr) {

@@ -403,12 +403,7 @@ void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
     // again, on whichever list holds it (local, pending, remote, abandoned
     // or quarantined); a live slot reached this thread after the allocation
     // that made it addressable, so a legitimate free is never reported.
-    if (detail::tool_slot_freeing(this, p)) [[unlikely]] {
-      detail::tool_report_poisoned_free(
-          kind, this,
-          owns(p) ? detail::double_free_diagnosis : detail::not_owned_diagnosis,
-          p);
-    }
+    detail::tool_slot_freeing(kind, *this, p);
     if (PROTOPOOL_CHECKED) {
       check_free(p);
     }

@@ -29,6 +29,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "slot_layout.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define PROTOPOOL_DETAIL_ASAN 1
 #elif defined(__has_feature)
@@ -134,27 +136,6 @@ inline void tool_slot_allocated([[maybe_unused]] const void* pool,
 #endif
 }
 
-/// Slot `p` of `pool` is being given back: the tools see the free before
-/// the pool looks at it, so a double free or a free of a slot never handed
-/// out is reported by the tool itself. Returns true if ASan sees `p`
-/// poisoned: a slot handed out has its first byte addressable, so `p` is
-/// free, never handed out, or no live block at all; the caller then calls
-/// tool_report_poisoned_free. valgrind: the mempool forgets the slot
-/// (MEMPOOL_FREE), which makes it no-access; an address the pool never
-/// handed out, or freed already, is reported as an "Invalid free()".
-/// Follow with tool_slot_poisoned once the pool accepts the free.
-[[nodiscard]] inline bool tool_slot_freeing([[maybe_unused]] const void* pool,
-                                            [[maybe_unused]] void* p) noexcept {
-#if PROTOPOOL_VALGRIND
-  VALGRIND_MEMPOOL_FREE(pool, p);
-#endif
-#if PROTOPOOL_DETAIL_ASAN
-  return __asan_address_is_poisoned(p) != 0;
-#else
-  return false;
-#endif
-}
-
 /// ASan saw the free of poisoned `p` (tool_slot_freeing): writes the pool's
 /// diagnosis (`pool_kind` `pool`: `what` `p`), then reads `p`, so that ASan
 /// reports use-after-poison with the stack of the deallocation (and stops,
@@ -166,6 +147,31 @@ inline void tool_slot_allocated([[maybe_unused]] const void* pool,
   std::fprintf(stderr, "protopool: %s %p: %s %p\n", pool_kind, pool, what, p);
   std::fflush(stderr);
   static_cast<void>(*static_cast<const volatile char*>(p));  // ASan reports
+#endif
+}
+
+/// Slot `p` of `pool` (a `pool_kind`, with `owns()`) is being given back:
+/// the tools see the free before the pool looks at it, so a double free or
+/// a free of a slot never handed out is reported by the tool itself, with
+/// the stack of the deallocation. valgrind: the mempool forgets the slot
+/// (MEMPOOL_FREE), which makes it no-access; an address the pool never
+/// handed out, or freed already, is an "Invalid free()". ASan: a slot
+/// handed out has its first byte addressable, so a poisoned `p` is free,
+/// never handed out, or no live block at all, and ASan reports it. Follow
+/// with tool_slot_poisoned once the pool accepts the free.
+template <class Pool>
+inline void tool_slot_freeing([[maybe_unused]] const char* pool_kind,
+                              [[maybe_unused]] const Pool& pool,
+                              [[maybe_unused]] void* p) noexcept {
+#if PROTOPOOL_VALGRIND
+  VALGRIND_MEMPOOL_FREE(&pool, p);
+#endif
+#if PROTOPOOL_DETAIL_ASAN
+  if (__asan_address_is_poisoned(p) != 0) [[unlikely]] {
+    tool_report_poisoned_free(
+        pool_kind, &pool,
+        pool.owns(p) ? double_free_diagnosis : not_owned_diagnosis, p);
+  }
 #endif
 }
 
