@@ -425,6 +425,20 @@ TEST(GlobalAllocationsTest, CountsEveryKindOfGlobalAllocation) {
   EXPECT_EQ(grown.size(), 100U);
 }
 
+// Prints the counts of one contender and records them in the test's XML
+// (<label>_malloc_calls, <label>_free_calls).
+void report(const std::string& label, const global_counts& counts) {
+  ::testing::Test::RecordProperty(label + "_malloc_calls",
+                                  std::to_string(counts.malloc_calls));
+  ::testing::Test::RecordProperty(label + "_free_calls",
+                                  std::to_string(counts.free_calls));
+  std::printf(
+      "%s: %zu messages, %zu global operator new, %zu malloc, %zu operator "
+      "delete, %zu free\n",
+      label.c_str(), message_count, counts.new_calls, counts.malloc_calls,
+      counts.delete_calls, counts.free_calls);
+}
+
 TEST(GlobalAllocationsTest, PoolTrafficMakesNoGlobalAllocation) {
   PROTOPOOL_SKIP_UNDER_VALGRIND();
   if (pass_through_requested()) {
@@ -433,13 +447,7 @@ TEST(GlobalAllocationsTest, PoolTrafficMakesNoGlobalAllocation) {
   protopool::slot_pool_resource pool(
       protopool::slot_pool_options{.slot_size = 128, .initial_slots = 256});
   const global_counts counts = measure(&pool);
-  RecordProperty("pool_malloc_calls", std::to_string(counts.malloc_calls));
-  RecordProperty("pool_free_calls", std::to_string(counts.free_calls));
-  std::printf(
-      "pool: %zu messages, %zu global operator new, %zu malloc, %zu "
-      "operator delete, %zu free\n",
-      message_count, counts.new_calls, counts.malloc_calls, counts.delete_calls,
-      counts.free_calls);
+  report("pool", counts);
   EXPECT_EQ(counts.new_calls, 0U);
   EXPECT_EQ(counts.malloc_calls, 0U);
   EXPECT_EQ(counts.delete_calls, 0U);
@@ -450,14 +458,7 @@ TEST(GlobalAllocationsTest, PoolTrafficMakesNoGlobalAllocation) {
 TEST(GlobalAllocationsTest, NewDeleteTrafficMakesGlobalAllocations) {
   PROTOPOOL_SKIP_UNDER_VALGRIND();
   const global_counts counts = measure(std::pmr::new_delete_resource());
-  RecordProperty("new_delete_malloc_calls",
-                 std::to_string(counts.malloc_calls));
-  RecordProperty("new_delete_free_calls", std::to_string(counts.free_calls));
-  std::printf(
-      "new_delete_resource: %zu messages, %zu global operator new, %zu "
-      "malloc, %zu operator delete, %zu free\n",
-      message_count, counts.new_calls, counts.malloc_calls, counts.delete_calls,
-      counts.free_calls);
+  report("new_delete", counts);
   // At least one list node and one box per message, each made and freed.
   EXPECT_GE(counts.new_calls, 2 * message_count);
   EXPECT_GE(counts.malloc_calls, counts.new_calls);
