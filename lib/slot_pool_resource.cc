@@ -194,12 +194,33 @@ void slot_pool_resource::release() {
 }
 
 slot_pool_stats slot_pool_resource::stats() const noexcept {
-  return slot_pool_stats{.slots_in_use = slots_in_use_,
-                         .high_water = high_water_,
+  std::size_t in_use = slots_in_use_;
+  std::size_t high_water = high_water_;
+#if !PROTOPOOL_INSTRUMENTED
+  if (!pass_through_) {
+    // Every slot carved is in use unless it is on the free list. A slot is
+    // carved only when the free list is empty, that is when every slot
+    // carved before it is in use: each carve is a new peak.
+    const std::size_t carved = carved_slots();
+    std::size_t free = 0;
+    for (const free_slot* slot = free_list_; slot != nullptr;
+         slot = slot->next) {
+      ++free;
+    }
+    in_use = carved - free;
+    high_water = std::max(high_water, carved);
+  }
+#endif
+  return slot_pool_stats{.slots_in_use = in_use,
+                         .high_water = high_water,
                          .capacity = capacity_,
                          .chunks = chunk_count_,
                          .upstream_bytes = upstream_bytes_,
                          .oversize_allocations = oversize_allocations_};
+}
+
+std::size_t slot_pool_resource::carved_slots() const noexcept {
+  return capacity_ - static_cast<std::size_t>(bump_end_ - bump_) / stride_;
 }
 
 bool slot_pool_resource::owns(const void* p) const noexcept {
@@ -261,7 +282,6 @@ void slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
     free_slot* const slot = static_cast<free_slot*>(p);
     slot->next = free_list_;
     free_list_ = slot;
-    --slots_in_use_;
 #endif
     return;
   }
@@ -285,6 +305,8 @@ bool slot_pool_resource::do_is_equal(
     // Every slot-class request gets the same upstream size and alignment,
     // so the pmr and the static paths may free each other's blocks.
     slot = upstream_->allocate(options_.slot_size, options_.slot_alignment);
+    ++slots_in_use_;
+    high_water_ = std::max(high_water_, slots_in_use_);
   } else {
     if (bump_ == bump_end_) {
       std::size_t slots = next_chunk_slots_;
@@ -299,9 +321,11 @@ bool slot_pool_resource::do_is_equal(
     }
     slot = bump_;
     bump_ += stride_;
+#if PROTOPOOL_INSTRUMENTED
+    ++slots_in_use_;
+    high_water_ = std::max(high_water_, slots_in_use_);
+#endif
   }
-  ++slots_in_use_;
-  high_water_ = std::max(high_water_, slots_in_use_);
   return slot;
 }
 
@@ -383,6 +407,9 @@ void slot_pool_resource::add_chunk(std::size_t slots) {
 }
 
 void slot_pool_resource::release_chunks() noexcept {
+  if (!PROTOPOOL_INSTRUMENTED && !pass_through_) {
+    high_water_ = std::max(high_water_, carved_slots());
+  }
   chunk_header* chunk = chunks_;
   while (chunk != nullptr) {
     chunk_header* const next = chunk->next;

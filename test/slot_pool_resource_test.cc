@@ -22,7 +22,8 @@
 //   oversize: the very exception propagates, stats unchanged, nothing leaks,
 //   the pool is usable afterwards.
 // - SlotPoolReleaseTest: release() and the destructor return every byte;
-//   the pool stays usable after release().
+//   the pool stays usable after release(); stats stay exact through reuse,
+//   growth and release() (release builds derive them).
 // - SlotPoolStaticPathTest: allocate_slot()/deallocate_slot() share slots,
 //   stats and limits with allocate()/deallocate().
 // - SlotPoolPassThroughTest: PROTOPOOL_PASS_THROUGH=1 sends every request
@@ -827,6 +828,56 @@ TEST(SlotPoolReleaseTest, ReleaseReturnsEveryChunkAndThePoolStaysUsable) {
   pool.release();
   pool.release();  // twice is harmless
   EXPECT_EQ(upstream.bytes_outstanding(), 0u);
+}
+
+// Release builds count no slot on the hot path: stats() derives slots in
+// use from the slots carved and the free list, and the high-water mark from
+// the slots carved. This walks both paths through frees, reuse, growth
+// across chunks and release(), where a derived count could drift.
+TEST(SlotPoolReleaseTest, StatsStayExactThroughReuseGrowthAndRelease) {
+  counting_resource upstream;
+  slot_pool_resource pool({.slot_size = 24, .initial_slots = 8}, &upstream);
+  std::vector<void*> held;
+  for (int i = 0; i < 40; ++i) {
+    held.push_back(i % 2 == 0 ? pool.allocate(24) : pool.allocate_slot());
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 40u);
+  EXPECT_EQ(pool.stats().high_water, 40u);
+  std::vector<void*> kept;
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    if (i % 2 == 0) {
+      pool.deallocate_slot(held[i]);
+    } else {
+      kept.push_back(held[i]);
+    }
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 20u);
+  EXPECT_EQ(pool.stats().high_water, 40u);
+  for (int i = 0; i < 10; ++i) {  // reused: no new peak
+    kept.push_back(pool.allocate(24));
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 30u);
+  EXPECT_EQ(pool.stats().high_water, 40u);
+  EXPECT_EQ(pool.stats().capacity, 56u);  // 8 + 16 + 32
+  for (int i = 0; i < 35; ++i) {  // the last 10 free, then 16 carved, ...
+    kept.push_back(pool.allocate_slot());
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 65u);
+  EXPECT_EQ(pool.stats().high_water, 65u);
+  EXPECT_EQ(pool.stats().chunks, 4u);
+  for (void* p : kept) {
+    pool.deallocate(p, 24);
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+  EXPECT_EQ(pool.stats().high_water, 65u);
+  pool.release();
+  EXPECT_EQ(as_tuple(pool.stats()), std::make_tuple(0u, 65u, 0u, 0u, 0u, 0u));
+  void* p = pool.allocate(24);
+  EXPECT_EQ(pool.stats().slots_in_use, 1u);
+  EXPECT_EQ(pool.stats().high_water, 65u);  // kept across release()
+  pool.deallocate(p, 24);
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+  EXPECT_EQ(upstream.mismatches(), 0u);
 }
 
 TEST(SlotPoolReleaseTest, DestructorReturnsEveryByte) {

@@ -174,7 +174,11 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   /// `oversize_allocations` counts.
   void release();
 
-  /// Returns a snapshot of the counters.
+  /// Returns a snapshot of the counters. O(1) in checked and tool builds
+  /// and in pass-through mode. Other builds keep no per-call counter on the
+  /// hot path: `slots_in_use` is the slots carved from chunks minus the free
+  /// ones, counted by walking the free list, O(free slots); `high_water` is
+  /// exact all the same (a slot is carved only when none is free).
   [[nodiscard]] slot_pool_stats stats() const noexcept;
 
   /// Returns the options this pool was made with, as given.
@@ -212,7 +216,6 @@ class slot_pool_resource final : public std::pmr::memory_resource {
       return refill();
     }
     free_list_ = slot->next;
-    ++slots_in_use_;
     return slot;
 #endif
   }
@@ -231,7 +234,6 @@ class slot_pool_resource final : public std::pmr::memory_resource {
     free_slot* const slot = static_cast<free_slot*>(p);
     slot->next = free_list_;
     free_list_ = slot;
-    --slots_in_use_;
 #endif
   }
 
@@ -257,6 +259,7 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   void release_chunks() noexcept;
   void report_slots_in_use(const char* when) const noexcept;
   [[nodiscard]] const chunk_header* find_chunk(const void* p) const noexcept;
+  [[nodiscard]] std::size_t carved_slots() const noexcept;
 
   // Instrumented paths (checked, valgrind or AddressSanitizer builds).
   [[nodiscard]] void* allocate_slot_instrumented(std::size_t bytes);
@@ -266,6 +269,9 @@ class slot_pool_resource final : public std::pmr::memory_resource {
 
   // Hot data first: the free list and the routing limits.
   free_slot* free_list_ = nullptr;
+  // Counted per call only where a cold path sees every call: instrumented
+  // builds and pass-through mode. Otherwise stats() derives it (carved
+  // slots minus free ones), so the hot path updates no counter.
   std::size_t slots_in_use_ = 0;
   std::size_t fit_bytes_;  // requests up to this size are slots
   std::size_t fit_align_;  // ... and up to this alignment (0: pass-through)
