@@ -224,6 +224,7 @@ synchronized_slot_pool_resource::synchronized_slot_pool_resource(
     segment *= 2;
   }
   segment_bytes_ = segment;
+  segment_mask_ = ~(std::uintptr_t{segment} - 1);
   slots_per_segment_ = (segment - segment_offset_) / stride_;
 
   detail::tool_pool_created(this);
@@ -334,6 +335,12 @@ slot_pool_stats synchronized_slot_pool_resource::stats() const noexcept {
           oversize_allocations_.load(std::memory_order_relaxed)};
 }
 
+const synchronized_slot_pool_resource::segment_header*
+synchronized_slot_pool_resource::segment_of(const void* p) const noexcept {
+  return reinterpret_cast<const segment_header*>(
+      reinterpret_cast<std::uintptr_t>(p) & segment_mask_);
+}
+
 bool synchronized_slot_pool_resource::owns(const void* p) const noexcept {
   return find_segment(p) != nullptr;
 }
@@ -360,8 +367,7 @@ synchronized_slot_pool_resource::find_segment(const void* p) const noexcept {
   if (address - base >= chunk->bytes) {
     return nullptr;
   }
-  const auto* segment = reinterpret_cast<const segment_header*>(
-      address & ~(std::uintptr_t{segment_bytes_} - 1));
+  const segment_header* const segment = segment_of(p);
   const auto first_slot =
       reinterpret_cast<std::uintptr_t>(segment) + segment_offset_;
   if (address < first_slot ||
@@ -408,17 +414,17 @@ void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
       check_free(p);
     }
     detail::tool_slot_poisoned(p, stride_);
-    const auto* segment = reinterpret_cast<const segment_header*>(
-        reinterpret_cast<std::uintptr_t>(p) &
-        ~(std::uintptr_t{segment_bytes_} - 1));
-    heap* const owner = segment->owner.load(std::memory_order_relaxed);
-    heap* const self =
-        tl_last.id == id_ ? static_cast<heap*>(tl_last.heap) : nullptr;
-    if (owner == self && !quarantining()) [[likely]] {
-      detail::write_link(p, self->local);
-      self->local = p;
-      increment(self->freed);
-      return;
+    heap* const owner = segment_of(p)->owner.load(std::memory_order_relaxed);
+    // The likely path falls through: no taken jump before the push.
+    heap* self = nullptr;
+    if (tl_last.id == id_) [[likely]] {
+      self = static_cast<heap*>(tl_last.heap);
+      if (owner == self && !quarantining()) [[likely]] {
+        detail::write_link(p, self->local);
+        self->local = p;
+        increment(self->freed);
+        return;
+      }
     }
     free_slow(owner, self, p);
     return;
@@ -436,8 +442,7 @@ void synchronized_slot_pool_resource::on_slot_allocated(
     [[maybe_unused]] std::size_t bytes) const noexcept {
 #if PROTOPOOL_CHECKED
   const auto address = reinterpret_cast<std::uintptr_t>(slot);
-  const auto* segment = reinterpret_cast<const segment_header*>(
-      address & ~(std::uintptr_t{segment_bytes_} - 1));
+  const segment_header* const segment = segment_of(slot);
   const std::size_t index =
       (address - reinterpret_cast<std::uintptr_t>(segment) - segment_offset_) /
       stride_;
@@ -683,10 +688,8 @@ void synchronized_slot_pool_resource::release_oldest_quarantined(
   }
   --h->quarantined;
   // The owner now, not at the free: its heap may have been absorbed since.
-  const auto* segment = reinterpret_cast<const segment_header*>(
-      reinterpret_cast<std::uintptr_t>(oldest) &
-      ~(std::uintptr_t{segment_bytes_} - 1));
-  route_free(h, segment->owner.load(std::memory_order_relaxed), oldest);
+  route_free(h, segment_of(oldest)->owner.load(std::memory_order_relaxed),
+             oldest);
 }
 
 // Gives freed slot p (already counted) back: onto self's list if self owns

@@ -257,6 +257,7 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
       const void* p) const noexcept;
   void check_free(void* p) const noexcept;
   void on_slot_allocated(void* slot, std::size_t bytes) const noexcept;
+  [[nodiscard]] const segment_header* segment_of(const void* p) const noexcept;
 
   // Read on every call.
   std::uint64_t id_;       // unique per pool, ever: keys the thread caches
@@ -264,6 +265,7 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   std::size_t fit_align_;  // ... and up to this alignment (0: pass-through)
   std::size_t stride_;
   std::size_t segment_bytes_;      // S, a power of two
+  std::uintptr_t segment_mask_;    // ~(S - 1): a slot's address -> segment
   std::size_t segment_offset_;     // from a segment's start to its 1st slot
   std::size_t slots_per_segment_;  // in a full segment
   std::size_t bitmap_words_;       // per segment, checked builds
