@@ -164,6 +164,21 @@ void increment(std::atomic<std::size_t>& single_writer_counter) noexcept {
       std::memory_order_relaxed);
 }
 
+// Returns true if `owner` is `self`, hiding the equality from the
+// optimizer: on the path where it holds, the code then keeps using `self`
+// (this thread's heap, known early, from thread-local storage) instead of
+// substituting `owner`, which comes from a load that needs the slot's
+// address. Pushing through `owner` made the next pop of `self->local` wait
+// on that load: W1 on one thread took about 5.0 ns instead of 3.9.
+bool same_heap(const void* owner, const void* self) noexcept {
+  auto differs = reinterpret_cast<std::uintptr_t>(owner) ^
+                 reinterpret_cast<std::uintptr_t>(self);
+#if defined(__GNUC__)
+  asm("" : "+r"(differs));
+#endif
+  return differs == 0;
+}
+
 // For the counters written under mutex_ and read by stats() without it.
 void add(std::atomic<std::size_t>& counter, std::size_t n) noexcept {
   counter.store(counter.load(std::memory_order_relaxed) + n,
@@ -419,7 +434,7 @@ void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
     heap* self = nullptr;
     if (tl_last.id == id_) [[likely]] {
       self = static_cast<heap*>(tl_last.heap);
-      if (owner == self && !quarantining()) [[likely]] {
+      if (same_heap(owner, self) && !quarantining()) [[likely]] {
         detail::write_link(p, self->local);
         self->local = p;
         increment(self->freed);
