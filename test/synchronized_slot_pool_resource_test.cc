@@ -1607,73 +1607,70 @@ class SynchronizedSlotPoolQuarantineTest : public ::testing::Test {
       GTEST_SKIP() << "quarantine needs an instrumented build";
     }
   }
+
+  // Makes pool_ with PROTOPOOL_QUARANTINE=`k` (read at construction) and
+  // returns `count` 16-byte slots from it.
+  std::vector<void*> make_pool_and_allocate(const char* k,
+                                            const slot_pool_options& options,
+                                            int count) {
+    {
+      const scoped_env env("PROTOPOOL_QUARANTINE", k);
+      pool_.emplace(options);
+    }
+    std::vector<void*> blocks;
+    for (int i = 0; i < count; ++i) {
+      blocks.push_back(pool_->allocate(16, 8));
+    }
+    return blocks;
+  }
+
+  std::optional<synchronized_slot_pool_resource> pool_;
 };
 
 TEST_F(SynchronizedSlotPoolQuarantineTest, AFreedSlotComesBackAfterKFrees) {
-  std::optional<synchronized_slot_pool_resource> pool;
-  {
-    const scoped_env env("PROTOPOOL_QUARANTINE", "4");
-    pool.emplace(slot_pool_options{.slot_size = 16});
-  }
-  std::vector<void*> blocks;
-  for (int i = 0; i < 6; ++i) {
-    blocks.push_back(pool->allocate(16, 8));
-  }
-  pool->deallocate(blocks[0], 16, 8);
+  const std::vector<void*> blocks =
+      make_pool_and_allocate("4", slot_pool_options{.slot_size = 16}, 6);
+  pool_->deallocate(blocks[0], 16, 8);
   std::vector<void*> later;
-  later.push_back(pool->allocate(16, 8));
+  later.push_back(pool_->allocate(16, 8));
   EXPECT_NE(later.back(), blocks[0]);  // held in quarantine, not reused LIFO
   for (std::size_t i = 1; i <= 3; ++i) {
-    pool->deallocate(blocks[i], 16, 8);
+    pool_->deallocate(blocks[i], 16, 8);
   }
-  later.push_back(pool->allocate(16, 8));
-  EXPECT_NE(later.back(), blocks[0]);  // only 3 frees after it so far
-  pool->deallocate(blocks[4], 16, 8);  // the 4th: blocks[0] comes out
-  later.push_back(pool->allocate(16, 8));
+  later.push_back(pool_->allocate(16, 8));
+  EXPECT_NE(later.back(), blocks[0]);   // only 3 frees after it so far
+  pool_->deallocate(blocks[4], 16, 8);  // the 4th: blocks[0] comes out
+  later.push_back(pool_->allocate(16, 8));
   EXPECT_EQ(later.back(), blocks[0]);
-  EXPECT_EQ(pool->stats().slots_in_use, 4u);
+  EXPECT_EQ(pool_->stats().slots_in_use, 4u);
   later.push_back(blocks[5]);
   for (void* p : later) {
-    pool->deallocate(p, 16, 8);
+    pool_->deallocate(p, 16, 8);
   }
-  EXPECT_EQ(pool->stats().slots_in_use, 0u);
+  EXPECT_EQ(pool_->stats().slots_in_use, 0u);
 }
 
 TEST_F(SynchronizedSlotPoolQuarantineTest, ThreadExitEmptiesItsQuarantine) {
-  std::optional<synchronized_slot_pool_resource> pool;
-  {
-    const scoped_env env("PROTOPOOL_QUARANTINE", "4");
-    pool.emplace(slot_pool_options{.slot_size = 16, .max_slots = 16});
-  }
-  std::vector<void*> blocks;
-  for (int i = 0; i < 16; ++i) {
-    blocks.push_back(pool->allocate(16, 8));
-  }
+  const std::vector<void*> blocks = make_pool_and_allocate(
+      "4", slot_pool_options{.slot_size = 16, .max_slots = 16}, 16);
   // Another thread frees them all: it holds 4, hands over 12; at its exit
   // it hands over the 4 too.
   std::thread([&] {
     for (void* p : blocks) {
-      pool->deallocate(p, 16, 8);
+      pool_->deallocate(p, 16, 8);
     }
   }).join();
-  EXPECT_EQ(pool->stats().slots_in_use, 0u);
-  expect_all_slots_reachable(*pool, 16);
+  EXPECT_EQ(pool_->stats().slots_in_use, 0u);
+  expect_all_slots_reachable(*pool_, 16);
 }
 
 TEST_F(SynchronizedSlotPoolQuarantineTest, QuarantinedSlotsServeAtMaxSlots) {
-  std::optional<synchronized_slot_pool_resource> pool;
-  {
-    const scoped_env env("PROTOPOOL_QUARANTINE", "100");
-    pool.emplace(slot_pool_options{.slot_size = 16, .max_slots = 16});
-  }
-  std::vector<void*> blocks;
-  for (int i = 0; i < 16; ++i) {
-    blocks.push_back(pool->allocate(16, 8));
-  }
+  const std::vector<void*> blocks = make_pool_and_allocate(
+      "100", slot_pool_options{.slot_size = 16, .max_slots = 16}, 16);
   for (void* p : blocks) {
-    pool->deallocate(p, 16, 8);  // all 16 quarantined
+    pool_->deallocate(p, 16, 8);  // all 16 quarantined
   }
-  expect_all_slots_reachable(*pool, 16);
+  expect_all_slots_reachable(*pool_, 16);
 }
 
 // ---------------------------------------------------------------------------
