@@ -196,8 +196,7 @@ void slot_pool_resource::release() {
 slot_pool_stats slot_pool_resource::stats() const noexcept {
   std::size_t in_use = slots_in_use_;
   std::size_t high_water = high_water_;
-#if !PROTOPOOL_INSTRUMENTED
-  if (!pass_through_) {
+  if (counts_derived()) {
     // Every slot carved is in use unless it is on the free list. A slot is
     // carved only when the free list is empty, that is when every slot
     // carved before it is in use: each carve is a new peak.
@@ -210,7 +209,6 @@ slot_pool_stats slot_pool_resource::stats() const noexcept {
     in_use = carved - free;
     high_water = std::max(high_water, carved);
   }
-#endif
   return slot_pool_stats{.slots_in_use = in_use,
                          .high_water = high_water,
                          .capacity = capacity_,
@@ -305,8 +303,6 @@ bool slot_pool_resource::do_is_equal(
     // Every slot-class request gets the same upstream size and alignment,
     // so the pmr and the static paths may free each other's blocks.
     slot = upstream_->allocate(options_.slot_size, options_.slot_alignment);
-    ++slots_in_use_;
-    high_water_ = std::max(high_water_, slots_in_use_);
   } else {
     if (bump_ == bump_end_) {
       std::size_t slots = next_chunk_slots_;
@@ -321,10 +317,10 @@ bool slot_pool_resource::do_is_equal(
     }
     slot = bump_;
     bump_ += stride_;
-#if PROTOPOOL_INSTRUMENTED
+  }
+  if (!counts_derived()) {
     ++slots_in_use_;
     high_water_ = std::max(high_water_, slots_in_use_);
-#endif
   }
   return slot;
 }
@@ -407,7 +403,7 @@ void slot_pool_resource::add_chunk(std::size_t slots) {
 }
 
 void slot_pool_resource::release_chunks() noexcept {
-  if (!PROTOPOOL_INSTRUMENTED && !pass_through_) {
+  if (counts_derived()) {
     high_water_ = std::max(high_water_, carved_slots());
   }
   chunk_header* chunk = chunks_;

@@ -260,6 +260,11 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   void report_slots_in_use(const char* when) const noexcept;
   [[nodiscard]] const chunk_header* find_chunk(const void* p) const noexcept;
   [[nodiscard]] std::size_t carved_slots() const noexcept;
+  // True when the hot path keeps no count (release builds, not
+  // pass-through): stats() derives slots_in_use_ and high_water_.
+  [[nodiscard]] bool counts_derived() const noexcept {
+    return !PROTOPOOL_INSTRUMENTED && !pass_through_;
+  }
 
   // Instrumented paths (checked, valgrind or AddressSanitizer builds).
   [[nodiscard]] void* allocate_slot_instrumented(std::size_t bytes);
