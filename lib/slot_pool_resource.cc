@@ -292,6 +292,18 @@ bool slot_pool_resource::do_is_equal(
 }
 
 [[gnu::noinline]] void* slot_pool_resource::refill() {
+  // The likely case, a leaf: carve the next never-handed-out slot of the
+  // newest chunk. A pool made for a batch carves every slot of its first
+  // chunk this way.
+  std::byte* const next = bump_;
+  if (counts_derived() && next != bump_end_) [[likely]] {
+    bump_ = next + stride_;
+    return next;
+  }
+  return grow_or_pass_through();
+}
+
+[[gnu::noinline]] void* slot_pool_resource::grow_or_pass_through() {
   void* slot;
   if (pass_through_) [[unlikely]] {
     // max_slots stays a hard capacity: the slots are upstream's blocks now,
