@@ -172,7 +172,10 @@ class report {
            "\"x floor\": the contender's ns / the hand-inlined free list's "
            "(same binary). Rows `<malloc>:<entry>` come from the binary "
            "linked against that malloc; their ns are normalized by their "
-           "binary's floor.\n\n";
+           "binary's floor. In W1_box_one and W2 each contender runs its own "
+           "copy of the same workload loop, inlined into its benchmark: no "
+           "two contenders share a call site, and a memory_resource's "
+           "pointer is in a register for every one of them.\n\n";
     for (const auto& [binary, values] : info_) {
       const auto it = values.find("global_allocator");
       if (it != values.end()) {
