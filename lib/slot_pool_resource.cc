@@ -292,48 +292,50 @@ bool slot_pool_resource::do_is_equal(
 }
 
 [[gnu::noinline]] void* slot_pool_resource::refill() {
-  // The likely case, a leaf: carve the next never-handed-out slot of the
-  // newest chunk. A pool made for a batch carves every slot of its first
-  // chunk this way.
-  std::byte* const next = bump_;
-  if (counts_derived() && next != bump_end_) [[likely]] {
-    bump_ = next + stride_;
-    return next;
-  }
-  return grow_or_pass_through();
-}
-
-[[gnu::noinline]] void* slot_pool_resource::grow_or_pass_through() {
-  void* slot;
   if (pass_through_) [[unlikely]] {
-    // max_slots stays a hard capacity: the slots are upstream's blocks now,
-    // but a program tested in pass-through mode must fail where it would
-    // fail on the pool.
-    if (options_.max_slots != 0 && slots_in_use_ >= options_.max_slots) {
-      detail::throw_bad_alloc();
-    }
-    // Every slot-class request gets the same upstream size and alignment,
-    // so the pmr and the static paths may free each other's blocks.
-    slot = upstream_->allocate(options_.slot_size, options_.slot_alignment);
-  } else {
-    if (bump_ == bump_end_) {
-      std::size_t slots = next_chunk_slots_;
-      if (options_.max_slots != 0) {
-        slots = std::min(slots, options_.max_slots - capacity_);
-        if (slots == 0) {
-          detail::throw_bad_alloc();
-        }
-      }
-      add_chunk(slots);
-      next_chunk_slots_ = detail::next_chunk_size(options_, slots);
-    }
-    slot = bump_;
-    bump_ += stride_;
+    return allocate_pass_through();
   }
+  // Carve the next never-handed-out slot of the newest chunk. Growing is a
+  // tail call, so the carve (every slot of a pool made for a batch) needs
+  // no stack frame.
+  if (bump_ == bump_end_) [[unlikely]] {
+    return grow_and_refill();
+  }
+  void* const slot = bump_;
+  bump_ += stride_;
   if (!counts_derived()) {
     ++slots_in_use_;
     high_water_ = std::max(high_water_, slots_in_use_);
   }
+  return slot;
+}
+
+[[gnu::noinline]] void* slot_pool_resource::grow_and_refill() {
+  std::size_t slots = next_chunk_slots_;
+  if (options_.max_slots != 0) {
+    slots = std::min(slots, options_.max_slots - capacity_);
+    if (slots == 0) {
+      detail::throw_bad_alloc();
+    }
+  }
+  add_chunk(slots);
+  next_chunk_slots_ = detail::next_chunk_size(options_, slots);
+  return refill();
+}
+
+[[gnu::noinline]] void* slot_pool_resource::allocate_pass_through() {
+  // max_slots stays a hard capacity: the slots are upstream's blocks now,
+  // but a program tested in pass-through mode must fail where it would
+  // fail on the pool.
+  if (options_.max_slots != 0 && slots_in_use_ >= options_.max_slots) {
+    detail::throw_bad_alloc();
+  }
+  // Every slot-class request gets the same upstream size and alignment, so
+  // the pmr and the static paths may free each other's blocks.
+  void* const slot =
+      upstream_->allocate(options_.slot_size, options_.slot_alignment);
+  ++slots_in_use_;
+  high_water_ = std::max(high_water_, slots_in_use_);
   return slot;
 }
 

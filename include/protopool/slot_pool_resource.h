@@ -251,7 +251,8 @@ class slot_pool_resource final : public std::pmr::memory_resource {
 
   // Cold paths, out of line.
   [[nodiscard]] void* refill();
-  [[nodiscard]] void* grow_or_pass_through();
+  [[nodiscard]] void* grow_and_refill();
+  [[nodiscard]] void* allocate_pass_through();
   [[nodiscard]] void* allocate_other(std::size_t bytes, std::size_t alignment);
   void deallocate_other(void* p, std::size_t bytes, std::size_t alignment);
   void deallocate_pass_through(void* p, std::size_t bytes,
