@@ -57,6 +57,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench_message.h"
+
 #ifndef PROTOPOOL_BENCH_BINARY
 #define PROTOPOOL_BENCH_BINARY "glibc"
 #endif
@@ -95,14 +97,8 @@ using protopool::slot_pool_resource;
 // code; W1 also boxes a `protocol` with make_box. W3 to W5 hold `protocol`s
 // (msg::add, msg::echo) in containers; W7 makes `protocol`s (msg::add) in
 // its contenders' memory.
-struct message {
-  std::uint64_t id;
-  std::int64_t a;
-  std::int64_t b;
-};
-static_assert(sizeof(message) == 24 && alignof(message) == 8);
-
-constexpr std::size_t batch_size = 100;
+using protopool::bench::batch_size;
+using protopool::bench::message;
 constexpr std::size_t churn_size = 1000;
 constexpr std::size_t live_messages = 1'000'000;
 // Longer than any small-string buffer: every payload is one allocation.

@@ -1,0 +1,112 @@
+// File: bench/setup_bench.cc
+//
+// PURPOSE: what a slot_pool_resource made for one batch pays before its
+// first message, and where it goes. W2_batch_100_inside (protopool_bench)
+// makes and destroys a 100-slot pool in every iteration; this program
+// measures that making and destroying alone, and its parts side by side:
+// the environment read issue 5 asks of every pool, the one upstream chunk,
+// and the heap block of the pool object. It is a program of its own so that
+// adding it moves no code of protopool_bench (whose results depend on code
+// placement).
+//
+// USAGE: protopool_setup_bench [Google Benchmark flags]
+#include <benchmark/benchmark.h>
+#include <protopool/slot_pool_resource.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <memory_resource>
+#include <new>
+
+#include "bench_message.h"
+
+namespace {
+
+using protopool::slot_pool_options;
+using protopool::slot_pool_resource;
+
+using protopool::bench::batch_size;
+using protopool::bench::message;
+
+slot_pool_options batch_options(std::size_t initial_slots) {
+  return slot_pool_options::for_type<message>(initial_slots);
+}
+
+// What W2_batch_100_inside pays per iteration beyond the batch itself:
+// make_unique of a pool carving `initial_slots` slots, then its destruction.
+void pool_make_destroy(benchmark::State& state) {
+  const auto initial_slots = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    auto pool =
+        std::make_unique<slot_pool_resource>(batch_options(initial_slots));
+    benchmark::DoNotOptimize(pool.get());
+  }
+}
+BENCHMARK(pool_make_destroy)->Arg(batch_size)->Arg(0);
+
+// The part issue 5 asks of every pool: one read of PROTOPOOL_PASS_THROUGH
+// (its cost grows with the size of the environment).
+void getenv_pass_through(benchmark::State& state) {
+  for (auto _ : state) {
+    const char* value = std::getenv("PROTOPOOL_PASS_THROUGH");
+    benchmark::DoNotOptimize(value);
+  }
+}
+BENCHMARK(getenv_pass_through);
+
+// Records the size and alignment of the one chunk a pool asks for.
+class recording_resource final : public std::pmr::memory_resource {
+ public:
+  std::size_t bytes = 0;
+  std::size_t alignment = 0;
+
+ private:
+  void* do_allocate(std::size_t n, std::size_t align) override {
+    bytes = n;
+    alignment = align;
+    return std::pmr::new_delete_resource()->allocate(n, align);
+  }
+  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
+    std::pmr::new_delete_resource()->deallocate(p, n, align);
+  }
+  bool do_is_equal(
+      const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+};
+
+// The pool's first chunk, taken from and returned to the default upstream
+// (new_delete_resource): the bytes and alignment a 100-slot pool asks for.
+void upstream_chunk(benchmark::State& state) {
+  recording_resource recorder;
+  { slot_pool_resource pool(batch_options(batch_size), &recorder); }
+  if (recorder.bytes == 0) {
+    state.SkipWithError("a 100-slot pool took no chunk");
+    return;
+  }
+  std::pmr::memory_resource* upstream = std::pmr::get_default_resource();
+  benchmark::DoNotOptimize(upstream);
+  for (auto _ : state) {
+    void* chunk = upstream->allocate(recorder.bytes, recorder.alignment);
+    benchmark::DoNotOptimize(chunk);
+    upstream->deallocate(chunk, recorder.bytes, recorder.alignment);
+  }
+  state.counters["chunk_bytes"] = static_cast<double>(recorder.bytes);
+}
+BENCHMARK(upstream_chunk);
+
+// The heap block make_unique takes for the pool object itself.
+void pool_object_new_delete(benchmark::State& state) {
+  for (auto _ : state) {
+    void* object = ::operator new(sizeof(slot_pool_resource));
+    benchmark::DoNotOptimize(object);
+    ::operator delete(object);
+  }
+  state.counters["object_bytes"] = sizeof(slot_pool_resource);
+}
+BENCHMARK(pool_object_new_delete);
+
+}  // namespace
+
+BENCHMARK_MAIN();
