@@ -12,6 +12,7 @@
 // USAGE: protopool_setup_bench [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 #include <protopool/slot_pool_resource.h>
+#include <protopool/tracing_resource.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -55,44 +56,35 @@ void getenv_pass_through(benchmark::State& state) {
 }
 BENCHMARK(getenv_pass_through);
 
-// Records the size and alignment of the one chunk a pool asks for.
-class recording_resource final : public std::pmr::memory_resource {
- public:
+// The pool's first chunk, taken from and returned to the default upstream
+// (new_delete_resource): the bytes and alignment a 100-slot pool asks for,
+// as a tracing_resource sees them.
+void upstream_chunk(benchmark::State& state) {
   std::size_t bytes = 0;
   std::size_t alignment = 0;
-
- private:
-  void* do_allocate(std::size_t n, std::size_t align) override {
-    bytes = n;
-    alignment = align;
-    return std::pmr::new_delete_resource()->allocate(n, align);
+  {
+    protopool::tracing_resource recorder(
+        std::pmr::new_delete_resource(),
+        [&](const protopool::trace_event& event) {
+          if (event.kind == protopool::trace_kind::allocate) {
+            bytes = event.bytes;
+            alignment = event.alignment;
+          }
+        });
+    slot_pool_resource pool(batch_options(batch_size), &recorder);
   }
-  void do_deallocate(void* p, std::size_t n, std::size_t align) override {
-    std::pmr::new_delete_resource()->deallocate(p, n, align);
-  }
-  bool do_is_equal(
-      const std::pmr::memory_resource& other) const noexcept override {
-    return this == &other;
-  }
-};
-
-// The pool's first chunk, taken from and returned to the default upstream
-// (new_delete_resource): the bytes and alignment a 100-slot pool asks for.
-void upstream_chunk(benchmark::State& state) {
-  recording_resource recorder;
-  { slot_pool_resource pool(batch_options(batch_size), &recorder); }
-  if (recorder.bytes == 0) {
+  if (bytes == 0) {
     state.SkipWithError("a 100-slot pool took no chunk");
     return;
   }
   std::pmr::memory_resource* upstream = std::pmr::get_default_resource();
   benchmark::DoNotOptimize(upstream);
   for (auto _ : state) {
-    void* chunk = upstream->allocate(recorder.bytes, recorder.alignment);
+    void* chunk = upstream->allocate(bytes, alignment);
     benchmark::DoNotOptimize(chunk);
-    upstream->deallocate(chunk, recorder.bytes, recorder.alignment);
+    upstream->deallocate(chunk, bytes, alignment);
   }
-  state.counters["chunk_bytes"] = static_cast<double>(recorder.bytes);
+  state.counters["chunk_bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(upstream_chunk);
 
