@@ -12,8 +12,9 @@
 // - BoxExceptionTest: a throwing constructor returns the memory and the
 //   exception propagates; a failing resource propagates its exception.
 // - BoxLifetimeTest: the destructor of the object runs exactly once (reset,
-//   destruction, move assignment, self move assignment); an empty box is
-//   false and owns nothing.
+//   destruction, move assignment, self move assignment); move assignment
+//   from a box the old object owns (a boxed list's pop) takes the box
+//   before it frees the old object; an empty box is false and owns nothing.
 #include <gtest/gtest.h>
 #include <protopool/protocol.h>
 #include <protopool/slot_pool_resource.h>
@@ -285,6 +286,37 @@ TEST_F(BoxLifetimeTest, ObjectIsDestroyedExactlyOnce) {
   }
   EXPECT_EQ(tracked::destroyed, 3);
   EXPECT_EQ(tracked::live, 0);
+  EXPECT_EQ(resource_.blocks_outstanding(), 0u);
+  EXPECT_EQ(resource_.mismatches(), 0u);
+}
+
+// A singly linked list of boxes: each node owns the next.
+struct list_node {
+  int value;
+  box<list_node> next;
+};
+
+TEST_F(BoxLifetimeTest, MoveAssignmentFromABoxTheOldObjectOwns) {
+  // head = std::move(head->next) drops the first node only: the box takes
+  // the second node before it frees the first (which held that box).
+  auto head = make_box<list_node>(&resource_, 1, box<list_node>());
+  head->next = make_box<list_node>(&resource_, 2, box<list_node>());
+  head->next->next = make_box<list_node>(&resource_, 3, box<list_node>());
+  list_node* const second = head->next.get();
+  head = std::move(head->next);
+  ASSERT_EQ(head.get(), second);
+  EXPECT_EQ(head.resource(), &resource_);
+  EXPECT_EQ(head->value, 2);
+  ASSERT_TRUE(head->next);
+  EXPECT_EQ(head->next->value, 3);
+  EXPECT_EQ(resource_.deallocate_calls(), 1u);
+  EXPECT_EQ(resource_.blocks_outstanding(), 2u);
+  head = std::move(head->next);
+  EXPECT_EQ(head->value, 3);
+  EXPECT_FALSE(head->next);
+  head = std::move(head->next);  // the last node; head is now empty
+  EXPECT_FALSE(head);
+  EXPECT_EQ(head.resource(), nullptr);
   EXPECT_EQ(resource_.blocks_outstanding(), 0u);
   EXPECT_EQ(resource_.mismatches(), 0u);
 }

@@ -598,13 +598,19 @@ class box {
       : object_(std::exchange(other.object_, nullptr)),
         resource_(std::exchange(other.resource_, nullptr)) {}
 
-  /// Frees this box's object (if any), then takes `other`'s object and
-  /// resource.
+  /// Takes `other`'s object and resource (`other` becomes empty with no
+  /// resource), then frees the object this box held, if any, to the
+  /// resource it came from. In that order, as `std::unique_ptr` does, so
+  /// `other` may be owned by the old object: `head = std::move(head->next)`
+  /// drops one node of a boxed list. A self move changes nothing.
   box& operator=(box&& other) noexcept {
-    if (this != &other) {
-      reset();
-      object_ = std::exchange(other.object_, nullptr);
-      resource_ = std::exchange(other.resource_, nullptr);
+    T* const old_object =
+        std::exchange(object_, std::exchange(other.object_, nullptr));
+    std::pmr::memory_resource* const old_resource =
+        std::exchange(resource_, std::exchange(other.resource_, nullptr));
+    if (old_object != nullptr) {
+      std::destroy_at(old_object);
+      old_resource->deallocate(old_object, sizeof(T), alignof(T));
     }
     return *this;
   }
