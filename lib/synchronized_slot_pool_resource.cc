@@ -944,12 +944,25 @@ void synchronized_slot_pool_resource::keep_chunks_with_leaked_slots() noexcept {
 }
 
 std::size_t synchronized_slot_pool_resource::count_in_use() const noexcept {
+  // Every allocation counter first, then every free counter (acquire loads
+  // keep that order): a slot is freed only after it is allocated, so a
+  // thread preempted between the two passes counts frees whose
+  // allocations it missed (too few in use), never allocations whose frees
+  // it missed. Counting heap by heap instead let a stale free counter of
+  // one heap meet a fresh allocation counter of another: a watcher calling
+  // stats() saw tens of thousands of slots in use in a pool of 48. The
+  // second pass starts from the list's head again: a heap published in
+  // between (heaps are only ever prepended) adds its frees, not its
+  // allocations.
   std::size_t allocated = 0;
-  std::size_t freed = orphan_frees_.load(std::memory_order_relaxed);
   for (const heap* h = all_heaps_.load(std::memory_order_acquire); h != nullptr;
        h = h->next_heap) {
-    allocated += h->allocated.load(std::memory_order_relaxed);
-    freed += h->freed.load(std::memory_order_relaxed);
+    allocated += h->allocated.load(std::memory_order_acquire);
+  }
+  std::size_t freed = orphan_frees_.load(std::memory_order_acquire);
+  for (const heap* h = all_heaps_.load(std::memory_order_acquire); h != nullptr;
+       h = h->next_heap) {
+    freed += h->freed.load(std::memory_order_acquire);
   }
   // While threads run, a free may be counted before its allocation is.
   return (allocated > freed ? allocated - freed : 0) +

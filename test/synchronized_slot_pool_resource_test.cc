@@ -28,7 +28,9 @@
 //   per-thread state; threads exiting after the pool died (and a new pool
 //   at the same address); frees and an allocation late in thread exit (a
 //   thread_local destroyed after the pool's registry) losing no slot;
-//   stats() and owns() while other threads allocate and free.
+//   stats() and owns() while other threads allocate and free; high_water
+//   and slots_in_use seen from a third thread never above what a
+//   producer/consumer hand-off can hold.
 // - SynchronizedSlotPoolToolsTest: destruction with a leaked slot keeps only
 //   that slot's chunk while a memory checker watches, returns all without;
 //   release() returns all; LeakSanitizer reports the leak (ASan builds);
@@ -50,6 +52,7 @@
 #include <protopool/test_resource.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -1463,6 +1466,60 @@ TEST(SynchronizedSlotPoolThreadTest, StatsAndOwnsWhileOtherThreadsWork) {
   }
   EXPECT_EQ(pool.stats().slots_in_use, 0u);
   EXPECT_EQ(pool.stats().upstream_bytes, upstream.bytes_in_use());
+}
+
+TEST(SynchronizedSlotPoolThreadTest, HighWaterWatchedFromAThirdThreadIsReal) {
+  // A producer hands slots to a consumer through 8 cells, so at most 10 are
+  // in use at once (8 in cells, one just taken by the consumer, one just
+  // allocated by the producer), while a third thread calls stats() in a
+  // loop. Counting every heap's allocations before any heap's frees keeps
+  // a preempted stats() from counting an allocation without its free:
+  // heap by heap, high_water reached tens of thousands here.
+  constexpr int cells = 8;
+  constexpr int count = 20000;
+  synchronized_slot_pool_resource pool({.slot_size = 32});
+  std::array<std::atomic<void*>, cells> ring{};
+  std::atomic<bool> done{false};
+  std::size_t largest_seen = 0;
+#if PROTOPOOL_VALGRIND
+  const bool serialized = RUNNING_ON_VALGRIND != 0;
+#else
+  const bool serialized = false;
+#endif
+  std::thread watcher([&] {
+    while (!done.load()) {
+      largest_seen = std::max(largest_seen, pool.stats().slots_in_use);
+      if (serialized) {
+        std::this_thread::yield();  // valgrind runs one thread at a time
+      }
+    }
+  });
+  std::thread consumer([&] {
+    for (int i = 0; i < count; ++i) {
+      std::atomic<void*>& cell = ring[static_cast<std::size_t>(i % cells)];
+      void* slot = nullptr;
+      while ((slot = cell.load(std::memory_order_acquire)) == nullptr) {
+        std::this_thread::yield();
+      }
+      cell.store(nullptr, std::memory_order_release);
+      pool.deallocate(slot, 32);
+    }
+  });
+  for (int i = 0; i < count; ++i) {
+    std::atomic<void*>& cell = ring[static_cast<std::size_t>(i % cells)];
+    while (cell.load(std::memory_order_acquire) != nullptr) {
+      std::this_thread::yield();
+    }
+    cell.store(pool.allocate(32), std::memory_order_release);
+  }
+  consumer.join();
+  done.store(true);
+  watcher.join();
+  const protopool::slot_pool_stats stats = pool.stats();
+  EXPECT_EQ(stats.slots_in_use, 0u);
+  EXPECT_LE(largest_seen, std::size_t{cells + 2});
+  EXPECT_LE(stats.high_water, std::size_t{cells + 2});
+  EXPECT_GE(stats.high_water, 1u);
 }
 
 // ---------------------------------------------------------------------------
