@@ -331,9 +331,11 @@ bool slot_pool_resource::do_is_equal(
     detail::throw_bad_alloc();
   }
   // Every slot-class request gets the same upstream size and alignment, so
-  // the pmr and the static paths may free each other's blocks.
-  void* const slot =
-      upstream_->allocate(options_.slot_size, options_.slot_alignment);
+  // the pmr and the static paths may free each other's blocks. The
+  // alignment is a slot's (at least a pointer's), so code that runs on the
+  // pool runs the same in this mode.
+  void* const slot = upstream_->allocate(options_.slot_size,
+                                         detail::effective_alignment(options_));
   ++slots_in_use_;
   high_water_ = std::max(high_water_, slots_in_use_);
   return slot;
@@ -371,7 +373,8 @@ bool slot_pool_resource::do_is_equal(
 
 void slot_pool_resource::deallocate_pass_through(void* p, std::size_t,
                                                  std::size_t) noexcept {
-  upstream_->deallocate(p, options_.slot_size, options_.slot_alignment);
+  upstream_->deallocate(p, options_.slot_size,
+                        detail::effective_alignment(options_));
   --slots_in_use_;
 }
 

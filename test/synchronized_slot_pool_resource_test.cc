@@ -12,7 +12,8 @@
 // - SynchronizedSlotPoolResourceTest: what only the synchronized pool has:
 //   its USAGE snippet, upstream_bytes matching upstream, segment-aligned
 //   upstream requests, pass-through mode (and release() leaving its
-//   upstream blocks counted), two pools used alternately by one thread,
+//   upstream blocks counted, max_slots still a hard capacity, slot-sized
+//   blocks aligned as slots), two pools used alternately by one thread,
 //   stats() and owns() noexcept, a non-power-of-two alignment on a request
 //   that does not fit a slot throwing in every build.
 // - SynchronizedSlotPoolThreadTest: N producers x M consumers through a
@@ -665,6 +666,34 @@ TEST(SynchronizedSlotPoolResourceTest, PassThroughReleaseKeepsBlocksCounted) {
   }
   ::unsetenv("PROTOPOOL_PASS_THROUGH");
   EXPECT_EQ(upstream.misuse_count(), 0u);
+}
+
+TEST(SynchronizedSlotPoolResourceTest,
+     PassThroughKeepsMaxSlotsAndTheSlotAlignment) {
+  ASSERT_EQ(::setenv("PROTOPOOL_PASS_THROUGH", "1", 1), 0);
+  // An upstream that packs blocks as tightly as it is asked to: slots of
+  // alignment 1 are pointer-aligned on the pool, so they must be here too.
+  std::pmr::monotonic_buffer_resource upstream(1024);
+  synchronized_slot_pool_resource pool(
+      {.slot_size = 9, .slot_alignment = 1, .max_slots = 3}, &upstream);
+  ::unsetenv("PROTOPOOL_PASS_THROUGH");
+  std::vector<void*> blocks;
+  for (int i = 0; i < 3; ++i) {
+    blocks.push_back(pool.allocate(9, 1));
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(blocks.back()) % alignof(void*),
+              0u)
+        << i;
+  }
+  // max_slots is a hard capacity here as on the pool.
+  EXPECT_THROW(static_cast<void>(pool.allocate(9, 1)), std::bad_alloc);
+  EXPECT_EQ(pool.stats().slots_in_use, 3u);
+  pool.deallocate(blocks.back(), 9, 1);
+  blocks.back() = pool.allocate(9, 1);  // usable again after a free
+  for (void* p : blocks) {
+    pool.deallocate(p, 9, 1);
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+  EXPECT_EQ(pool.stats().high_water, 3u);
 }
 
 TEST(SynchronizedSlotPoolResourceTest, StatsAndOwnsAreNoexcept) {

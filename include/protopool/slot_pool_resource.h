@@ -121,6 +121,9 @@ struct slot_pool_stats {
 /// - If the environment variable `PROTOPOOL_PASS_THROUGH` is `1` when the
 ///   pool is made, every request goes straight to upstream (so malloc-level
 ///   tools see every message); the counters still count slot-sized requests.
+///   Each slot-sized request takes `slot_size` bytes from upstream, aligned
+///   as a slot is (`slot_alignment`, at least `alignof(void*)`), and
+///   `max_slots` stays a hard capacity.
 ///
 /// Checked builds (`PROTOPOOL_CHECKED`, on in the `dev` presets) diagnose on
 /// stderr and `std::abort()` on: a double free, a pointer this pool does not

@@ -116,7 +116,9 @@ namespace protopool {
 ///   and the pool is unchanged.
 /// - `is_equal` is identity.
 /// - With `PROTOPOOL_PASS_THROUGH=1` in the environment when the pool is
-///   made, every request goes to upstream (under the lock). Those blocks
+///   made, every request goes to upstream (under the lock), a slot-sized
+///   one as `slot_size` bytes aligned as a slot is (at least
+///   `alignof(void*)`); `max_slots` stays a hard capacity. Those blocks
 ///   are upstream's: `release()` leaves them valid and counted in
 ///   `slots_in_use` until they are deallocated.
 ///
