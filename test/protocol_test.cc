@@ -18,7 +18,8 @@
 //   with allocator_arg constructors) gets the same propagation.
 // - ProtocolSemanticsTest: default construction, the allocator rules of
 //   every constructor and assignment (resource kept, move vs copy), emplace,
-//   strong guarantee of a failed assignment, ==, visit.
+//   strong guarantee of a failed assignment, a throwing move leaving it
+//   valueless until assigned, ==, visit.
 // - ProtocolFormatTest: the exact shapes `Add { left: 5, right: 6 }`,
 //   `Echo { text: "hi" }`, and the escaping of echo texts: every ASCII and
 //   Latin-1 character as rustc's `{:?}` prints it, other bytes as they are.
@@ -41,10 +42,12 @@
 #include <map>
 #include <memory_resource>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "support/counting_resource.h"
@@ -650,6 +653,47 @@ TEST(ProtocolSemanticsTest, FailedAssignmentLeavesTheTargetUnchanged) {
   EXPECT_THROW(p.emplace<msg::echo>(long_text(2)),
                protopool::testing::upstream_failure);
   EXPECT_EQ(p, protocol(msg::add{5, 6}));
+}
+
+// A message whose move constructor may throw, and does on request.
+struct fragile_move {
+  static inline bool fail_next_move = false;
+  int value = 0;
+  explicit fragile_move(int v) : value(v) {}
+  fragile_move(const fragile_move&) = default;
+  fragile_move(fragile_move&& other) noexcept(false) : value(other.value) {
+    if (std::exchange(fail_next_move, false)) {
+      throw std::runtime_error("fragile_move: move failed on request");
+    }
+  }
+  fragile_move& operator=(const fragile_move&) = default;
+  fragile_move& operator=(fragile_move&&) = default;
+  ~fragile_move() = default;
+  friend bool operator==(const fragile_move&, const fragile_move&) = default;
+};
+
+TEST(ProtocolSemanticsTest, AThrowingMoveLeavesItValuelessUntilAssigned) {
+  using fragile_protocol = protopool::basic_protocol<msg::add, fragile_move>;
+  fragile_protocol p(msg::add{5, 6});
+  EXPECT_FALSE(p.valueless_by_exception());
+  const fragile_protocol source(std::in_place_type<fragile_move>, 7);
+  fragile_move::fail_next_move = true;  // built, then moved into place
+  EXPECT_THROW(p = source, std::runtime_error);
+  EXPECT_TRUE(p.valueless_by_exception());
+  EXPECT_EQ(p.index(), std::variant_npos);
+  EXPECT_FALSE(p.holds<msg::add>());
+  EXPECT_THROW(p.visit([](const auto&) { return 0; }), std::bad_variant_access);
+  p = msg::add{1, 2};  // assignment brings it back
+  EXPECT_FALSE(p.valueless_by_exception());
+  EXPECT_EQ(p, fragile_protocol(msg::add{1, 2}));
+  fragile_move::fail_next_move = true;
+  EXPECT_THROW(p.emplace<fragile_move>(8), std::runtime_error);
+  EXPECT_TRUE(p.valueless_by_exception());
+  p.emplace<fragile_move>(9);
+  EXPECT_EQ(p.get_if<fragile_move>()->value, 9);
+  // protocol's own messages never get there: they move without throwing.
+  EXPECT_TRUE(std::is_nothrow_move_constructible_v<msg::echo>);
+  EXPECT_TRUE(std::is_nothrow_move_constructible_v<msg::add>);
 }
 
 TEST(ProtocolSemanticsTest, EqualityComparesTypeAndValueNotResource) {

@@ -150,6 +150,16 @@ concept streamable = requires(std::ostream& out, const M& message) {
 /// constructors, and assignment that keeps its own resource, as
 /// `std::pmr::string` has) or needing no allocator at all.
 ///
+/// Exceptions: replacing the message with one of another type (assignment,
+/// `emplace`) builds the new message first, so a throw there changes
+/// nothing; the new message is then moved into place. A message type whose
+/// move constructor may throw (`noexcept(false)`) can throw at that step
+/// too, after the old message is gone: the protocol is then valueless, as
+/// a `std::variant` is (`valueless_by_exception()` is true, `index()` is
+/// `std::variant_npos`, `visit` throws `std::bad_variant_access`) until
+/// something is assigned or emplaced. The messages of `protocol` all move
+/// without throwing.
+///
 /// A default-constructed protocol holds a value-initialized first message.
 /// `==` compares the held messages (type, then value), never the resources.
 ///
@@ -243,7 +253,8 @@ class basic_protocol {
 
   /// Gives this protocol a copy of `other`'s message, made in this
   /// protocol's resource (which does not change). If that throws, `*this`
-  /// is unchanged when the message types differ.
+  /// is unchanged when the message types differ (unless the new type's
+  /// move constructor throws: see the class comment).
   basic_protocol& operator=(const basic_protocol& other) {
     if (this != &other) {
       assign(other.message_);
@@ -280,7 +291,8 @@ class basic_protocol {
 
   /// Destroys the message and holds an `M` made from `args` with this
   /// protocol's resource. Returns it. If the construction throws, the old
-  /// message is kept.
+  /// message is kept (if `M`'s move constructor throws, the protocol is
+  /// valueless: see the class comment).
   template <class M, class... Args>
   requires is_message<M> M& emplace(Args&&... args) {
     // Built first, in our resource, so a throw changes nothing; the move
@@ -294,8 +306,15 @@ class basic_protocol {
     return allocator_;
   }
 
-  /// Returns the position of the held message's type in `Messages...`.
+  /// Returns the position of the held message's type in `Messages...`
+  /// (`std::variant_npos` if valueless).
   [[nodiscard]] std::size_t index() const noexcept { return message_.index(); }
+
+  /// Returns true if the protocol holds no message: only after a message
+  /// type's move constructor threw (see the class comment).
+  [[nodiscard]] bool valueless_by_exception() const noexcept {
+    return message_.valueless_by_exception();
+  }
 
   /// Returns true if the held message is an `M`.
   template <class M>
