@@ -10,7 +10,8 @@
 //   corrupt a live slot).
 // - Quarantine (instrumented builds, else skipped): with
 //   PROTOPOOL_QUARANTINE=K a freed slot comes back only after K other
-//   frees; at max_slots a quarantined slot is reused instead of failing;
+//   frees (K a number, else no quarantine); at max_slots a quarantined
+//   slot is reused instead of failing;
 //   a double free of a quarantined slot is still diagnosed (checked).
 #include <gtest/gtest.h>
 #include <protopool/config.h>
@@ -175,6 +176,34 @@ TEST(SlotPoolToolsTest, QuarantineHoldsAFreedSlotForKOtherFrees) {
     pool.deallocate(slots[static_cast<std::size_t>(i)], 16, 8);
   }
   EXPECT_EQ(pool.stats().slots_in_use, 0U);
+#endif
+}
+
+TEST(SlotPoolToolsTest, QuarantineIsOffUnlessKIsANumber) {
+#if !PROTOPOOL_INSTRUMENTED
+  GTEST_SKIP() << "quarantine needs a checked, valgrind or ASan build";
+#else
+  // " -1" once read as K = 2^64 - 1 (no slot ever reused).
+  for (const char* k : {"", "-1", " -1", "abc", "3x", "0"}) {
+    const scoped_env quarantine("PROTOPOOL_QUARANTINE", k);
+    slot_pool_resource pool(slot_pool_options{.slot_size = 16});
+    void* a = pool.allocate(16, 8);
+    pool.deallocate(a, 16, 8);
+    void* b = pool.allocate(16, 8);
+    EXPECT_EQ(b, a) << "PROTOPOOL_QUARANTINE=\"" << k << '"';
+    pool.deallocate(b, 16, 8);
+  }
+  for (const char* k : {"1", " 1 "}) {
+    const scoped_env quarantine("PROTOPOOL_QUARANTINE", k);
+    slot_pool_resource pool(slot_pool_options{.slot_size = 16});
+    void* a = pool.allocate(16, 8);
+    void* b = pool.allocate(16, 8);
+    pool.deallocate(a, 16, 8);
+    pool.deallocate(b, 16, 8);  // a has seen one other free: next out
+    void* c = pool.allocate(16, 8);
+    EXPECT_EQ(c, a) << "PROTOPOOL_QUARANTINE=\"" << k << '"';
+    pool.deallocate(c, 16, 8);
+  }
 #endif
 }
 

@@ -23,6 +23,7 @@
 // allocation that carved it.
 #pragma once
 
+#include <absl/strings/numbers.h>
 #include <protopool/config.h>
 
 #include <cstddef>
@@ -89,15 +90,16 @@ inline void tool_pool_moved([[maybe_unused]] const void* from,
 
 /// Returns K from PROTOPOOL_QUARANTINE=K in the environment (a freed slot
 /// is reused only after K other frees), or 0 if it is unset or not a
-/// number.
+/// non-negative decimal number (surrounding whitespace allowed). A sign
+/// after leading blanks (" -1") is not a number: strtoull would have read
+/// it as a huge K and switched reuse off for good.
 inline std::size_t quarantine_requested() noexcept {
   const char* value = std::getenv("PROTOPOOL_QUARANTINE");
-  if (value == nullptr || *value == '\0') {
+  std::size_t k = 0;
+  if (value == nullptr || !absl::SimpleAtoi(value, &k)) {
     return 0;
   }
-  char* end = nullptr;
-  const unsigned long long k = std::strtoull(value, &end, 10);
-  return *end == '\0' && value[0] != '-' ? static_cast<std::size_t>(k) : 0;
+  return k;
 }
 
 /// `bytes` at `p`, fresh from upstream, become slots nobody may touch yet.
