@@ -14,8 +14,9 @@
 //   upstream requests, pass-through mode (and release() leaving its
 //   upstream blocks counted, max_slots still a hard capacity, slot-sized
 //   blocks aligned as slots), two pools used alternately by one thread,
-//   stats() and owns() noexcept, a non-power-of-two alignment on a request
-//   that does not fit a slot throwing in every build.
+//   stats() and owns() noexcept, bad_alloc for a slot no segment can hold,
+//   a non-power-of-two alignment on a request that does not fit a slot
+//   throwing in every build.
 // - SynchronizedSlotPoolThreadTest: N producers x M consumers through a
 //   bounded queue and one producer/one consumer through a lock-free SPSC
 //   ring (payload checked, every message once, slots_in_use 0, upstream
@@ -61,6 +62,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <limits>
 #include <list>
 #include <map>
 #include <memory_resource>
@@ -694,6 +696,16 @@ TEST(SynchronizedSlotPoolResourceTest,
   }
   EXPECT_EQ(pool.stats().slots_in_use, 0u);
   EXPECT_EQ(pool.stats().high_water, 3u);
+}
+
+TEST(SynchronizedSlotPoolResourceTest, ASlotNoSegmentCanHoldIsBadAlloc) {
+  // Valid options for both pools, but a slot above SIZE_MAX / 8 bytes fits
+  // no power-of-two segment: the synchronized pool says so at once.
+  const slot_pool_options huge{
+      .slot_size = std::numeric_limits<std::size_t>::max() / 5,
+      .max_slots_per_chunk = 1};
+  EXPECT_NO_THROW(slot_pool_resource{huge});
+  EXPECT_THROW(synchronized_slot_pool_resource{huge}, std::bad_alloc);
 }
 
 TEST(SynchronizedSlotPoolResourceTest, StatsAndOwnsAreNoexcept) {

@@ -156,9 +156,11 @@ class slot_pool_resource final : public std::pmr::memory_resource {
   /// Throws `std::invalid_argument`, whose message names the field, if
   /// `slot_size == 0`, `slot_alignment` is not a power of two,
   /// `max_slots_per_chunk == 0`, `max_slots` is nonzero and less than
-  /// `initial_slots`, `oversize` is not an enumerator, the slot stride times
-  /// the chunk size overflows, or `upstream` is null. Propagates whatever
-  /// upstream throws.
+  /// `initial_slots`, `oversize` is not an enumerator, `slot_size` or
+  /// `slot_alignment` is above `SIZE_MAX / 4`, the slot stride times
+  /// `max_slots_per_chunk` or `initial_slots` is above `SIZE_MAX / 2` (so
+  /// no chunk size can overflow), or `upstream` is null. Propagates
+  /// whatever upstream throws.
   explicit slot_pool_resource(
       const slot_pool_options& options,
       std::pmr::memory_resource* upstream = std::pmr::get_default_resource());

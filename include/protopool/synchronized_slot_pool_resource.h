@@ -125,9 +125,12 @@ namespace protopool {
 /// Checked builds (`PROTOPOOL_CHECKED`) diagnose on stderr and
 /// `std::abort()`: a double free (also across threads), a pointer the pool
 /// does not own, a pointer inside a slot but not at its start, a
-/// `deallocate` whose size/alignment routes differently from the slot, and
-/// an alignment that is not a power of two. Slots still in use when the pool
-/// is destroyed or released are reported on stderr. These checks take a
+/// `deallocate` whose size/alignment routes differently from the slot.
+/// As in `slot_pool_resource`, an alignment that is not a power of two is
+/// refused with `std::invalid_argument` when the request does not fit a
+/// slot (any build) and, in checked builds, when it does (otherwise
+/// undefined). Slots still in use when the pool is destroyed or released
+/// are reported on stderr. These checks take a
 /// shared (reader) lock to find the chunk of a pointer; release builds pay
 /// nothing for them.
 ///
@@ -163,8 +166,9 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   /// Makes a pool with `options`, taking chunks from `upstream`. Carves
   /// `options.initial_slots` slots now, in one upstream call (none if 0).
   /// Throws `std::invalid_argument`, whose message names the field, for the
-  /// same invalid options as `slot_pool_resource`, or if `upstream` is null.
-  /// Propagates whatever upstream throws.
+  /// same invalid options as `slot_pool_resource`, or if `upstream` is null;
+  /// `std::bad_alloc` if the slot stride is above `SIZE_MAX / 8` (no
+  /// segment could hold a slot). Propagates whatever upstream throws.
   explicit synchronized_slot_pool_resource(
       const slot_pool_options& options,
       std::pmr::memory_resource* upstream = std::pmr::get_default_resource());
