@@ -597,8 +597,20 @@ void* synchronized_slot_pool_resource::grow(heap* h) {
 
 // Under mutex_: moves the free slots of every abandoned heap into `into`
 // (which has none left), so a thread that exited does not strand its cache.
+// A heap's free slots move only with its chunks: `into` then owns them, so
+// its thread's frees of them come back to its own list (LIFO). Once `into`
+// has never-used slots, a heap that also has some is left whole for a
+// later absorb or a new thread: a heap has one bump chunk, so it could not
+// hand its chunks over.
 void synchronized_slot_pool_resource::absorb_abandoned(heap* into) {
   for (heap* from = abandoned_; from != nullptr; from = from->next_abandoned) {
+    const bool from_has_bump = from->bump_chunk != nullptr &&
+                               from->bump_next < from->bump_chunk->chunk_slots;
+    const bool into_has_bump = into->bump_chunk != nullptr &&
+                               into->bump_next < into->bump_chunk->chunk_slots;
+    if (from_has_bump && into_has_bump) {
+      continue;  // `from` keeps its slots, free and never used, and chunks
+    }
     void* list = from->local;
     from->local = nullptr;
     void* const remote =
@@ -611,13 +623,6 @@ void synchronized_slot_pool_resource::absorb_abandoned(heap* into) {
     if (list != nullptr) {
       detail::write_link(list_tail(list), into->local);
       into->local = list;
-    }
-    const bool from_has_bump = from->bump_chunk != nullptr &&
-                               from->bump_next < from->bump_chunk->chunk_slots;
-    const bool into_has_bump = into->bump_chunk != nullptr &&
-                               into->bump_next < into->bump_chunk->chunk_slots;
-    if (from_has_bump && into_has_bump) {
-      continue;  // `from` keeps its never-used slots and its chunks
     }
     if (from_has_bump) {
       into->bump_chunk = from->bump_chunk;

@@ -25,8 +25,9 @@
 //   with cached slots (a new thread reuses them, no new chunk; max_slots
 //   still reachable by a live thread); frees for another thread handed
 //   over in batches of 32, at the freeing thread's own refill and at its
-//   exit; the initial slots going to the first thread; frees by threads
-//   that never allocate; destruction while idle threads still hold
+//   exit; a thread's own frees still reused LIFO after it took in exited
+//   threads' heaps; the initial slots going to the first thread; frees by
+//   threads that never allocate; destruction while idle threads still hold
 //   per-thread state; threads exiting after the pool died (and a new pool
 //   at the same address); frees and an allocation late in thread exit (a
 //   thread_local destroyed after the pool's registry) losing no slot;
@@ -62,6 +63,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <latch>
 #include <limits>
 #include <list>
 #include <map>
@@ -1068,6 +1070,43 @@ TEST(SynchronizedSlotPoolThreadTest,
     }).join();
   }
   EXPECT_EQ(upstream.allocations(), upstream_calls);
+}
+
+TEST(SynchronizedSlotPoolThreadTest, OwnFreesStayLifoAfterTakingInExitedHeaps) {
+  synchronized_slot_pool_resource pool({.slot_size = 32});
+  // Three threads alive at once leave three heaps, each with one free slot
+  // and the rest of its chunk never used.
+  std::latch all_allocated(3);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&] {
+      void* p = pool.allocate(32, 8);
+      all_allocated.arrive_and_wait();
+      pool.deallocate(p, 32, 8);
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  // This thread adopts one heap and uses up its chunk; its next refill
+  // takes in the other two heaps' slots.
+  const std::size_t chunk_slots = pool.stats().capacity / 3;
+  std::vector<void*> held;
+  for (std::size_t i = 0; i < chunk_slots; ++i) {
+    held.push_back(pool.allocate(32, 8));
+  }
+  for (int i = 0; i < 4; ++i) {
+    void* p = pool.allocate(32, 8);
+    pool.deallocate(p, 32, 8);
+    void* q = pool.allocate(32, 8);
+    EXPECT_EQ(q, p) << i;  // the slot this thread freed last comes back
+    held.push_back(q);
+  }
+  EXPECT_EQ(pool.stats().chunks, 3u);  // no chunk was added
+  for (void* p : held) {
+    pool.deallocate(p, 32, 8);
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
 }
 
 TEST(SynchronizedSlotPoolThreadTest, LiveThreadTakesInAnExitedThreadsSlots) {
