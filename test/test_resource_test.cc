@@ -9,8 +9,8 @@
 // - set_allocation_limit(n): exactly the allocation after n more throws
 //   std::bad_alloc, once;
 // - exercise_every_allocation_failure: fails each allocation of an
-//   operation once, counts them, and catches a leak made on the failure
-//   path;
+//   operation once, counts them (also those the operation catches), and
+//   catches a leak made on the failure path (thrown or caught);
 // - thread safety: several threads allocating at once keep exact counts.
 #include <gtest/gtest.h>
 #include <protopool/test_resource.h>
@@ -251,9 +251,35 @@ TEST(TestResourceTest, ExerciseKeepsGoingWhenTheOperationSwallowsTheFailure) {
           }
         }
       });
-  EXPECT_EQ(report.failures, 0U);
+  EXPECT_EQ(report.failures, 3U);  // counted though none escaped
+  EXPECT_EQ(report.leaking_failures, 0U);
   EXPECT_EQ(fallbacks, 3);  // each of the three allocations failed once
   EXPECT_EQ(resource.failed_allocations(), 3U);
+}
+
+TEST(TestResourceTest, ExerciseCatchesALeakOnASwallowedFailurePath) {
+  // The operation handles the second allocation's failure itself, and
+  // forgets the first block on that path.
+  test_resource resource(test_resource_options{.quiet = true});
+  std::vector<void*> leaked;
+  const auto report =
+      protopool::exercise_every_allocation_failure(resource, [&] {
+        void* first = nullptr;
+        try {
+          first = resource.allocate(8, 8);
+          void* second = resource.allocate(8, 8);
+          resource.deallocate(second, 8, 8);
+          resource.deallocate(first, 8, 8);
+        } catch (const std::bad_alloc&) {
+          if (first != nullptr) {
+            leaked.push_back(first);  // the bug under test
+          }
+        }
+      });
+  EXPECT_EQ(report.failures, 2U);
+  EXPECT_EQ(report.leaking_failures, 1U);
+  ASSERT_EQ(leaked.size(), 1U);
+  resource.deallocate(leaked.front(), 8, 8);
 }
 
 TEST(TestResourceTest, ExercisePropagatesABadAllocItDidNotInject) {

@@ -182,8 +182,9 @@ class test_resource final : public std::pmr::memory_resource {
 
 /// What `exercise_every_allocation_failure` saw.
 struct allocation_failure_report {
-  /// Runs in which an allocation failed: the number of allocations a
-  /// complete run makes from the resource.
+  /// Runs in which an allocation failed, whether its `std::bad_alloc`
+  /// escaped the operation or the operation caught it: the number of
+  /// allocations a complete run makes from the resource.
   std::size_t failures = 0;
   /// Failed runs after which the resource had a different number of blocks
   /// in use than before the run (a leak, or a broken strong guarantee).
@@ -199,11 +200,13 @@ struct allocation_failure_report {
 /// escaping a run is caught; any other exception, a `std::bad_alloc` that
 /// `resource` did not inject included, propagates (with the limit turned
 /// off). After each run
-/// that threw, the blocks in use are compared with those before it: a
-/// difference is counted in `leaking_failures`, so `operation` should make
-/// and destroy its own objects, or leave outside state as it found it when
-/// it throws (the strong guarantee). Checks the operation wants to make
-/// after a failure belong in a catch block of its own that rethrows.
+/// in which an allocation failed (the operation threw, or caught the
+/// `std::bad_alloc` itself and went on), the blocks in use are compared
+/// with those before it: a difference is counted in `leaking_failures`, so
+/// `operation` should make and destroy its own objects, or leave outside
+/// state as it found it in a run where an allocation fails (the strong
+/// guarantee). Checks the operation wants to make after a failure belong
+/// in a catch block of its own that rethrows.
 template <class Operation>
 allocation_failure_report exercise_every_allocation_failure(
     test_resource& resource, Operation&& operation) {
@@ -219,19 +222,19 @@ allocation_failure_report exercise_every_allocation_failure(
         resource.set_allocation_limit(-1);
         throw;  // not ours: a real shortage, or another resource's limit
       }
-      ++report.failures;
-      if (resource.blocks_in_use() != blocks_before) {
-        ++report.leaking_failures;
-      }
-      continue;
     } catch (...) {
       resource.set_allocation_limit(-1);
       throw;
     }
-    // The run completed. If the limit still fired (the operation caught
-    // std::bad_alloc itself), later allocations are still to be tried.
+    // A run in which no allocation failed made every allocation the
+    // operation makes: done. Otherwise (the failure escaped, or the
+    // operation caught it and went on) check it and fail the next one.
     if (resource.failed_allocations() == failed_before) {
       break;
+    }
+    ++report.failures;
+    if (resource.blocks_in_use() != blocks_before) {
+      ++report.leaking_failures;
     }
   }
   resource.set_allocation_limit(-1);
