@@ -1024,7 +1024,7 @@ void register_memory() {
 // W7, cross-thread: a producer thread makes `protocol` messages
 // (msg::add{k, k + 1}) and hands them through a bounded single-producer
 // single-consumer ring to a consumer thread, which validates, destroys and
-// frees each one. Wall time per message (the counter real_time tells the
+// frees each one. Wall time per message (the counter wall_clock tells the
 // report). "floor" hands out preallocated slots and frees nothing.
 // W7_same_thread makes, validates and frees the same messages on one
 // thread: the cost of thread safety beside the single-threaded pool.
@@ -1105,7 +1105,7 @@ void cross_thread(benchmark::State& state, Source& source) {
     }
   }
   state.counters["msgs"] = cross_messages;
-  state.counters["real_time"] = 1;
+  state.counters["wall_clock"] = 1;
 }
 
 template <class Source>
