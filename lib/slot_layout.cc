@@ -82,6 +82,21 @@ bool pass_through_requested() noexcept {
   return value != nullptr && std::string_view(value) == "1";
 }
 
+void* pass_through_allocate(std::pmr::memory_resource& upstream,
+                            const slot_pool_options& options,
+                            std::size_t in_use) {
+  if (options.max_slots != 0 && in_use >= options.max_slots) {
+    throw_bad_alloc();
+  }
+  return upstream.allocate(options.slot_size, effective_alignment(options));
+}
+
+void pass_through_deallocate(std::pmr::memory_resource& upstream,
+                             const slot_pool_options& options,
+                             void* p) noexcept {
+  upstream.deallocate(p, options.slot_size, effective_alignment(options));
+}
+
 void throw_bad_alloc() { throw std::bad_alloc(); }
 
 void throw_bad_alignment(std::size_t alignment) {

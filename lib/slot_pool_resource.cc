@@ -324,18 +324,10 @@ bool slot_pool_resource::do_is_equal(
 }
 
 [[gnu::noinline]] void* slot_pool_resource::allocate_pass_through() {
-  // max_slots stays a hard capacity: the slots are upstream's blocks now,
-  // but a program tested in pass-through mode must fail where it would
-  // fail on the pool.
-  if (options_.max_slots != 0 && slots_in_use_ >= options_.max_slots) {
-    detail::throw_bad_alloc();
-  }
-  // Every slot-class request gets the same upstream size and alignment, so
-  // the pmr and the static paths may free each other's blocks. The
-  // alignment is a slot's (at least a pointer's), so code that runs on the
-  // pool runs the same in this mode.
-  void* const slot = upstream_->allocate(options_.slot_size,
-                                         detail::effective_alignment(options_));
+  // Every slot-class request gets the same upstream block, so the pmr and
+  // the static paths may free each other's blocks.
+  void* const slot =
+      detail::pass_through_allocate(*upstream_, options_, slots_in_use_);
   ++slots_in_use_;
   high_water_ = std::max(high_water_, slots_in_use_);
   return slot;
@@ -373,8 +365,7 @@ bool slot_pool_resource::do_is_equal(
 
 void slot_pool_resource::deallocate_pass_through(void* p, std::size_t,
                                                  std::size_t) noexcept {
-  upstream_->deallocate(p, options_.slot_size,
-                        detail::effective_alignment(options_));
+  detail::pass_through_deallocate(*upstream_, options_, p);
   --slots_in_use_;
 }
 

@@ -990,17 +990,9 @@ void synchronized_slot_pool_resource::sample_high_water() const noexcept {
   const std::lock_guard lock(mutex_);
   if (pass_through_ && bytes <= options_.slot_size &&
       alignment <= options_.slot_alignment) {
-    // max_slots stays a hard capacity, as in slot_pool_resource: a program
-    // tested in this mode must fail where it would fail on the pool.
-    if (options_.max_slots != 0 &&
-        pass_through_in_use_.load(std::memory_order_relaxed) >=
-            options_.max_slots) {
-      detail::throw_bad_alloc();
-    }
-    // Every slot-class request gets the same upstream size and alignment,
-    // a slot's (at least a pointer's).
-    void* const p = upstream_->allocate(options_.slot_size,
-                                        detail::effective_alignment(options_));
+    void* const p = detail::pass_through_allocate(
+        *upstream_, options_,
+        pass_through_in_use_.load(std::memory_order_relaxed));
     pass_through_in_use_.fetch_add(1, std::memory_order_relaxed);
     sample_high_water();
     return p;
@@ -1018,8 +1010,7 @@ void synchronized_slot_pool_resource::sample_high_water() const noexcept {
   if (pass_through_ && bytes <= options_.slot_size &&
       alignment <= options_.slot_alignment) {
     const std::lock_guard lock(mutex_);
-    upstream_->deallocate(p, options_.slot_size,
-                          detail::effective_alignment(options_));
+    detail::pass_through_deallocate(*upstream_, options_, p);
     pass_through_in_use_.fetch_sub(1, std::memory_order_relaxed);
     return;
   }

@@ -50,6 +50,19 @@ std::size_t next_chunk_size(const slot_pool_options& options,
 /// Returns true if PROTOPOOL_PASS_THROUGH=1 is set in the environment.
 bool pass_through_requested() noexcept;
 
+/// Pass-through mode: takes one slot-sized block straight from `upstream`,
+/// shaped as the pool would hand it out (`slot_size` bytes at a slot's
+/// alignment), or throws `std::bad_alloc` with `in_use` blocks out at
+/// `max_slots`, where the pool would. Both pools share it, so a program
+/// checked in this mode gets what it gets from either pool.
+[[nodiscard]] void* pass_through_allocate(std::pmr::memory_resource& upstream,
+                                          const slot_pool_options& options,
+                                          std::size_t in_use);
+/// Returns a block from `pass_through_allocate` to `upstream`.
+void pass_through_deallocate(std::pmr::memory_resource& upstream,
+                             const slot_pool_options& options,
+                             void* p) noexcept;
+
 [[noreturn]] void throw_bad_alloc();
 [[noreturn]] void throw_bad_alignment(std::size_t alignment);
 
