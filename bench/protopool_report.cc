@@ -228,16 +228,16 @@ class report {
         out << "\nThe floor measured in the other binaries (raw): "
             << other_floors << ".\n";
       }
-      const bool raw_peers =
-          std::any_of(list.begin(), list.end(), [](const entry& e) {
+      const auto raw_peer =
+          std::find_if(list.begin(), list.end(), [](const entry& e) {
             return e.binary != "glibc" && e.contender != "floor" && !e.scaled;
           });
-      if (raw_peers) {
+      if (raw_peer != list.end()) {
         out << "\nThe `<malloc>:` rows of this table are raw, not "
                "normalized: "
-            << (find(workload, "glibc", "floor")
+            << (raw_peer->counters.count(wall_clock) != 0
                     ? "its floor is wall time, mostly scheduling"
-                    : "this workload has no floor to scale them by")
+                    : "no floor of this workload to scale them by")
             << ".\n";
       }
       if (workload == "W7_cross_thread") {
@@ -502,15 +502,13 @@ class report {
         "W6_memory: pool upstream bytes per live message <= "
         "1.02x the 24-byte slot";
     const entry* memory = find_entry("W6_memory", "glibc", "pool_virtual");
-    const auto bytes = memory != nullptr
-                           ? memory->counters.find("upstream_B_per_msg")
-                           : std::map<std::string, double>::const_iterator{};
-    if (memory != nullptr && bytes != memory->counters.end()) {
-      const double ratio = bytes->second / slot_bytes;
-      lines.push_back({memory_target,
-                       format("%.3fx", ratio) + " (" +
-                           format("%.2f", bytes->second) + " B)",
-                       ratio <= 1.02});
+    if (memory != nullptr && memory->counters.count("upstream_B_per_msg")) {
+      const double bytes = memory->counters.at("upstream_B_per_msg");
+      const double ratio = bytes / slot_bytes;
+      lines.push_back(
+          {memory_target,
+           format("%.3fx", ratio) + " (" + format("%.2f", bytes) + " B)",
+           ratio <= 1.02});
     } else {
       lines.push_back({memory_target, "not measured", false});
     }
