@@ -27,8 +27,8 @@
 // - SlotPoolStaticPathTest: allocate_slot()/deallocate_slot() share slots,
 //   stats and limits with allocate()/deallocate().
 // - SlotPoolPassThroughTest: PROTOPOOL_PASS_THROUGH=1 sends every request
-//   upstream with matching deallocations, slot-sized ones aligned as slots
-//   (at least a pointer's alignment); max_slots still holds.
+//   upstream with matching deallocations, the static path's blocks aligned
+//   as slots (at least a pointer's alignment); max_slots still holds.
 // - SlotPoolCheckedDeathTest / SlotPoolCheckedReportTest: checked-build
 //   diagnoses (abort with a message) and the stderr report of slots still in
 //   use at destruction and release(); release builds print nothing; the
@@ -1029,31 +1029,20 @@ TEST(SlotPoolPassThroughTest, MaxSlotsStaysAHardCapacity) {
   EXPECT_EQ(upstream.bytes_outstanding(), 0u);
 }
 
-TEST(SlotPoolPassThroughTest, SlotSizedBlocksAreAlignedAsSlots) {
-  // slot_alignment 1 still gives pointer-aligned slots on the pool, so
-  // upstream is asked for the same alignment in pass-through mode.
+TEST(SlotPoolPassThroughTest, StaticPathBlocksAreShapedAsSlots) {
+  // The pmr path's blocks are checked for both pools in
+  // SlotPoolContractTest.PassThroughBlocksAreShapedAsSlots; the static
+  // path asks upstream for the same block.
   const pass_through_environment environment("1");
   counting_resource upstream;
-  std::pmr::monotonic_buffer_resource bytes(256);
   slot_pool_resource pool({.slot_size = 9, .slot_alignment = 1}, &upstream);
-  slot_pool_resource packed({.slot_size = 9, .slot_alignment = 1}, &bytes);
-  void* a = pool.allocate(9, 1);
   void* b = pool.allocate_slot();
-  for (void* p : {a, b}) {
-    ASSERT_NE(upstream.find(p), nullptr);
-    EXPECT_EQ(upstream.find(p)->bytes, 9u);
-    EXPECT_EQ(upstream.find(p)->alignment, alignof(void*));
-  }
-  pool.deallocate(a, 9, 1);
+  ASSERT_NE(upstream.find(b), nullptr);
+  EXPECT_EQ(upstream.find(b)->bytes, 9u);
+  EXPECT_EQ(upstream.find(b)->alignment, alignof(void*));
   pool.deallocate_slot(b);
   EXPECT_EQ(upstream.mismatches(), 0u);
   EXPECT_EQ(upstream.bytes_outstanding(), 0u);
-  // An upstream that packs blocks as tightly as it is asked to.
-  for (int i = 0; i < 3; ++i) {
-    void* p = packed.allocate(9, 1);
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % alignof(void*), 0u) << i;
-    packed.deallocate(p, 9, 1);
-  }
 }
 
 // ---------------------------------------------------------------------------

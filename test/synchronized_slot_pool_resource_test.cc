@@ -4,16 +4,16 @@
 //   pools share: distinct aligned slots (bytes 0 too), LIFO reuse,
 //   options(), preallocation in one upstream call, geometric growth capped
 //   by max_slots_per_chunk, max_slots -> bad_alloc and still usable,
-//   oversize/over-aligned forwarding and counting, throw_bad_alloc policy,
-//   invalid options naming the field, upstream throwing leaves the pool
+//   pass-through blocks shaped as slots (a slot's alignment, max_slots
+//   kept), oversize/over-aligned forwarding and counting, throw_bad_alloc
+//   policy, invalid options naming the field, upstream throwing leaves the pool
 //   unchanged, is_equal identity, release(), owns(), every byte back to
 //   upstream, high_water, std containers, and a random sequence of mixed
 //   sizes against a model.
 // - SynchronizedSlotPoolResourceTest: what only the synchronized pool has:
 //   its USAGE snippet, upstream_bytes matching upstream, segment-aligned
 //   upstream requests, pass-through mode (and release() leaving its
-//   upstream blocks counted, max_slots still a hard capacity, slot-sized
-//   blocks aligned as slots), two pools used alternately by one thread,
+//   upstream blocks counted), two pools used alternately by one thread,
 //   stats() and owns() noexcept, bad_alloc for a slot no segment can hold,
 //   a non-power-of-two alignment on a request that does not fit a slot
 //   throwing in every build.
@@ -80,6 +80,7 @@
 #include <vector>
 
 #include "detail/tool_hooks.h"
+#include "support/counting_resource.h"
 #include "support/scoped_env.h"
 
 #if PROTOPOOL_ASAN
@@ -249,6 +250,49 @@ TYPED_TEST(SlotPoolContractTest, ThrowsBadAllocAtMaxSlotsAndStaysUsable) {
   EXPECT_THROW((void)pool.allocate(8, 8), std::bad_alloc);
   for (void* p : blocks) {
     pool.deallocate(p, 8, 8);
+  }
+}
+
+TYPED_TEST(SlotPoolContractTest, PassThroughBlocksAreShapedAsSlots) {
+  // PROTOPOOL_PASS_THROUGH=1 must not change what a program gets: slots of
+  // alignment 1 are pointer-aligned on the pool, so upstream is asked for
+  // that alignment, and max_slots stays a hard capacity.
+  protopool::testing::counting_resource upstream;
+  // An upstream that packs blocks as tightly as it is asked to.
+  std::pmr::monotonic_buffer_resource packing(1024);
+  std::optional<TypeParam> pool;
+  std::optional<TypeParam> packed;
+  {
+    const protopool::testing::scoped_env pass_through("PROTOPOOL_PASS_THROUGH",
+                                                      "1");
+    pool.emplace(
+        slot_pool_options{.slot_size = 9, .slot_alignment = 1, .max_slots = 3},
+        &upstream);
+    packed.emplace(slot_pool_options{.slot_size = 9, .slot_alignment = 1},
+                   &packing);
+  }
+  std::vector<void*> blocks;
+  for (int i = 0; i < 3; ++i) {
+    blocks.push_back(pool->allocate(9, 1));
+    ASSERT_NE(upstream.find(blocks.back()), nullptr) << i;
+    EXPECT_EQ(upstream.find(blocks.back())->bytes, 9u) << i;
+    EXPECT_EQ(upstream.find(blocks.back())->alignment, alignof(void*)) << i;
+  }
+  EXPECT_THROW(static_cast<void>(pool->allocate(9, 1)), std::bad_alloc);
+  EXPECT_EQ(pool->stats().slots_in_use, 3u);
+  pool->deallocate(blocks.back(), 9, 1);
+  blocks.back() = pool->allocate(9, 1);  // usable again after a free
+  for (void* p : blocks) {
+    pool->deallocate(p, 9, 1);
+  }
+  EXPECT_EQ(pool->stats().slots_in_use, 0u);
+  EXPECT_EQ(pool->stats().high_water, 3u);
+  EXPECT_EQ(upstream.mismatches(), 0u);
+  EXPECT_EQ(upstream.bytes_outstanding(), 0u);
+  for (int i = 0; i < 3; ++i) {
+    void* p = packed->allocate(9, 1);
+    EXPECT_TRUE(is_aligned(p, alignof(void*))) << i;
+    packed->deallocate(p, 9, 1);
   }
 }
 
@@ -670,34 +714,6 @@ TEST(SynchronizedSlotPoolResourceTest, PassThroughReleaseKeepsBlocksCounted) {
   }
   ::unsetenv("PROTOPOOL_PASS_THROUGH");
   EXPECT_EQ(upstream.misuse_count(), 0u);
-}
-
-TEST(SynchronizedSlotPoolResourceTest,
-     PassThroughKeepsMaxSlotsAndTheSlotAlignment) {
-  ASSERT_EQ(::setenv("PROTOPOOL_PASS_THROUGH", "1", 1), 0);
-  // An upstream that packs blocks as tightly as it is asked to: slots of
-  // alignment 1 are pointer-aligned on the pool, so they must be here too.
-  std::pmr::monotonic_buffer_resource upstream(1024);
-  synchronized_slot_pool_resource pool(
-      {.slot_size = 9, .slot_alignment = 1, .max_slots = 3}, &upstream);
-  ::unsetenv("PROTOPOOL_PASS_THROUGH");
-  std::vector<void*> blocks;
-  for (int i = 0; i < 3; ++i) {
-    blocks.push_back(pool.allocate(9, 1));
-    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(blocks.back()) % alignof(void*),
-              0u)
-        << i;
-  }
-  // max_slots is a hard capacity here as on the pool.
-  EXPECT_THROW(static_cast<void>(pool.allocate(9, 1)), std::bad_alloc);
-  EXPECT_EQ(pool.stats().slots_in_use, 3u);
-  pool.deallocate(blocks.back(), 9, 1);
-  blocks.back() = pool.allocate(9, 1);  // usable again after a free
-  for (void* p : blocks) {
-    pool.deallocate(p, 9, 1);
-  }
-  EXPECT_EQ(pool.stats().slots_in_use, 0u);
-  EXPECT_EQ(pool.stats().high_water, 3u);
 }
 
 TEST(SynchronizedSlotPoolResourceTest, ASlotNoSegmentCanHoldIsBadAlloc) {
