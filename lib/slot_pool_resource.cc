@@ -48,7 +48,11 @@ struct slot_pool_resource::chunk_header {
 // most three granules and a granule at most two full-size chunks, so a
 // lookup is one hash probe and one or two range checks. Only the smaller
 // chunks of the first growth steps (or one cut short by max_slots) can add
-// a few more candidates to a granule.
+// a few more candidates to a granule. A chunk spanning more than three
+// granules (only the first one can, when initial_slots is above
+// max_slots_per_chunk) is kept in `large` instead, so the index costs the
+// same for a first chunk of 16 slots and of millions; there is at most one
+// such chunk, tried after the hash probe.
 struct slot_pool_resource::chunk_index {
   explicit chunk_index(std::size_t full_chunk_bytes)
       : shift(static_cast<unsigned>(std::bit_width(full_chunk_bytes) - 1)) {}
@@ -68,6 +72,10 @@ struct slot_pool_resource::chunk_index {
   void insert(const chunk_header& chunk) {
     const std::uintptr_t last = last_granule(chunk);
     std::uintptr_t g = first_granule(chunk);
+    if (last - g > 2) {
+      large.push_back(&chunk);
+      return;
+    }
     try {
       for (; g <= last; ++g) {
         granules[g].push_back(&chunk);
@@ -82,15 +90,24 @@ struct slot_pool_resource::chunk_index {
 
   [[nodiscard]] const chunk_header* find(const void* p) const noexcept {
     const auto it = granules.find(reinterpret_cast<std::uintptr_t>(p) >> shift);
-    if (it == granules.end()) {
-      return nullptr;
+    if (it != granules.end()) {
+      for (const chunk_header* chunk : it->second) {
+        if (chunk->contains(p)) {
+          return chunk;
+        }
+      }
     }
-    for (const chunk_header* chunk : it->second) {
+    for (const chunk_header* chunk : large) {
       if (chunk->contains(p)) {
         return chunk;
       }
     }
     return nullptr;
+  }
+
+  void clear() noexcept {
+    granules.clear();
+    large.clear();
   }
 
   void remove(std::uintptr_t granule, const chunk_header& chunk) noexcept {
@@ -110,6 +127,7 @@ struct slot_pool_resource::chunk_index {
   absl::flat_hash_map<std::uintptr_t,
                       absl::InlinedVector<const chunk_header*, 2>>
       granules;
+  absl::InlinedVector<const chunk_header*, 1> large;
 };
 
 void slot_pool_resource::chunk_index_deleter::operator()(
@@ -424,7 +442,7 @@ void slot_pool_resource::release_chunks() noexcept {
   chunks_ = nullptr;
   free_list_ = nullptr;
 #if PROTOPOOL_CHECKED
-  index_->granules.clear();
+  index_->clear();
 #endif
 #if PROTOPOOL_INSTRUMENTED
   last_found_ = nullptr;

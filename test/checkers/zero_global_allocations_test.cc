@@ -17,6 +17,10 @@
 // - NewDeleteTrafficMakesGlobalAllocations: the same phase on
 //   new_delete_resource: the allocations and frees it costs, asserted > 0
 //   and reported.
+// - CheckedIndexCostsTheSameForAnyFirstChunk: checked builds index chunks
+//   by address on the global heap; a first chunk of 2^20 slots
+//   (initial_slots far above max_slots_per_chunk) costs the index no more
+//   global bytes than one of 16 slots.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <protopool/protocol.h>
@@ -56,6 +60,7 @@ std::atomic<std::size_t> malloc_calls{0};  // every malloc-family allocation
 std::atomic<std::size_t> free_calls{0};    // every free (null included)
 std::atomic<std::size_t> new_calls{0};     // every global operator new
 std::atomic<std::size_t> delete_calls{0};  // every global operator delete
+std::atomic<std::size_t> new_bytes{0};     // asked of global operator new
 
 using malloc_function = void* (*)(std::size_t);
 using calloc_function = void* (*)(std::size_t, std::size_t);
@@ -204,6 +209,7 @@ namespace {
 
 void* counted_new(std::size_t bytes) {
   new_calls.fetch_add(1, std::memory_order_relaxed);
+  new_bytes.fetch_add(bytes, std::memory_order_relaxed);
   void* p = std::malloc(bytes == 0 ? 1 : bytes);
   if (p == nullptr) {
     throw std::bad_alloc();
@@ -213,6 +219,7 @@ void* counted_new(std::size_t bytes) {
 
 void* counted_new(std::size_t bytes, std::align_val_t alignment) {
   new_calls.fetch_add(1, std::memory_order_relaxed);
+  new_bytes.fetch_add(bytes, std::memory_order_relaxed);
   const auto align = static_cast<std::size_t>(alignment);
   void* p = nullptr;
   if (::posix_memalign(&p, align < sizeof(void*) ? sizeof(void*) : align,
@@ -464,6 +471,43 @@ TEST(GlobalAllocationsTest, NewDeleteTrafficMakesGlobalAllocations) {
   EXPECT_GE(counts.malloc_calls, counts.new_calls);
   EXPECT_GE(counts.delete_calls, 2 * message_count);
   EXPECT_GE(counts.free_calls, counts.delete_calls);
+}
+
+// Global operator new bytes a pool's construction and destruction ask for
+// beyond its chunks (which come from new_delete_resource, so from operator
+// new too): in checked builds, the chunk index.
+std::size_t index_bytes(std::size_t initial_slots) {
+  const std::size_t before = new_bytes.load();
+  std::size_t upstream_bytes = 0;
+  {
+    protopool::slot_pool_resource pool(
+        protopool::slot_pool_options{.slot_size = 24,
+                                     .initial_slots = initial_slots,
+                                     .max_slots_per_chunk = 16},
+        std::pmr::new_delete_resource());
+    upstream_bytes = pool.stats().upstream_bytes;
+    EXPECT_EQ(pool.stats().capacity, initial_slots);
+    void* slot = pool.allocate(24);
+    EXPECT_TRUE(pool.owns(slot));
+    pool.deallocate(slot, 24);
+  }
+  return new_bytes.load() - before - upstream_bytes;
+}
+
+TEST(GlobalAllocationsTest, CheckedIndexCostsTheSameForAnyFirstChunk) {
+  PROTOPOOL_SKIP_UNDER_VALGRIND();
+  if (!PROTOPOOL_CHECKED) {
+    GTEST_SKIP() << "only checked builds index chunks";
+  }
+  if (pass_through_requested()) {
+    GTEST_SKIP() << "PROTOPOOL_PASS_THROUGH=1: no chunks";
+  }
+  const std::size_t small = index_bytes(16);
+  const std::size_t large = index_bytes(std::size_t{1} << 20);
+  ::testing::Test::RecordProperty("index_bytes_16", std::to_string(small));
+  ::testing::Test::RecordProperty("index_bytes_1M", std::to_string(large));
+  EXPECT_LE(large, small) << "first chunk of 16 slots: " << small
+                          << " B of index; of 2^20 slots: " << large << " B";
 }
 
 }  // namespace
