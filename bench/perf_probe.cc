@@ -7,18 +7,18 @@
 // cancel out and what remains is one pair, loop included.
 //
 // USAGE: protopool_perf_probe <n>
+#include <absl/strings/numbers.h>
 #include <protopool/slot_pool_resource.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory_resource>
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: protopool_perf_probe <pairs>\n");
+  long pairs = 0;
+  if (argc != 2 || !absl::SimpleAtoi(argv[1], &pairs) || pairs < 0) {
+    std::fprintf(stderr, "usage: protopool_perf_probe <pairs, a number>\n");
     return 2;
   }
-  const long pairs = std::atol(argv[1]);
   protopool::slot_pool_resource pool(
       {.slot_size = 24, .slot_alignment = 8, .initial_slots = 16});
   std::pmr::memory_resource* resource = &pool;

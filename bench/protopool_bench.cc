@@ -28,6 +28,8 @@
 //   W7 cross-thread: one thread makes protocol messages, another validates
 //      and frees them; and the same alloc/validate/free on one thread
 #include <absl/container/node_hash_map.h>
+#include <absl/flags/flag.h>
+#include <absl/flags/parse.h>
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
 #include <malloc.h>
@@ -80,6 +82,9 @@
 #include <boost/container/pmr/synchronized_pool_resource.hpp>
 #include <boost/container/pmr/unsynchronized_pool_resource.hpp>
 #endif
+
+ABSL_FLAG(std::string, tsv, "",
+          "also append every run to this TSV file, for protopool_report");
 
 namespace {
 
@@ -1309,21 +1314,14 @@ std::string global_allocator() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string tsv_path;
-  std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.substr(0, 6) == "--tsv=") {
-      tsv_path = arg.substr(6);
-    } else {
-      args.push_back(argv[i]);
-    }
-  }
-  int args_count = static_cast<int>(args.size());
-  benchmark::Initialize(&args_count, args.data());
-  if (benchmark::ReportUnrecognizedArguments(args_count, args.data())) {
+  // Google Benchmark takes its --benchmark_* flags out of argv; Abseil then
+  // parses what is left, refusing unknown flags and stray arguments.
+  benchmark::Initialize(&argc, argv);
+  if (absl::ParseCommandLine(argc, argv).size() != 1) {
+    std::fprintf(stderr, "protopool_bench: takes flags only\n");
     return 1;
   }
+  const std::string tsv_path = absl::GetFlag(FLAGS_tsv);
 
   const std::string allocator = global_allocator();
   std::printf("protopool_bench (%s): global allocator in use: %s\n",

@@ -16,12 +16,19 @@
 // Results of the binaries linked against another global allocator are
 // normalized by their own floor: ns * floor(glibc) / floor(binary), so that
 // the binaries' different code layouts cancel out.
+#include <absl/flags/flag.h>
+#include <absl/flags/parse.h>
+#include <absl/flags/usage.h>
+#include <absl/strings/numbers.h>
+#include <absl/strings/str_format.h>
+#include <absl/strings/str_split.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -37,6 +44,11 @@
 #ifndef PROTOPOOL_REPORT_FLAGS
 #define PROTOPOOL_REPORT_FLAGS "unknown flags"
 #endif
+
+ABSL_FLAG(std::string, out, ".",
+          "directory for report.md, hypothesis_chart.tsv and the chart");
+ABSL_FLAG(std::string, gnuplot, "",
+          "gnuplot executable; empty: no chart, the tables are the report");
 
 namespace {
 
@@ -82,26 +94,10 @@ double cv_of(const std::vector<double>& values) {
   return mean > 0 ? 100 * sd / mean : 0;
 }
 
-std::vector<std::string> split(const std::string& line, char separator) {
-  std::vector<std::string> fields;
-  std::stringstream stream(line);
-  std::string field;
-  while (std::getline(stream, field, separator)) {
-    fields.push_back(field);
-  }
-  return fields;
-}
-
-std::string format(const char* pattern, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, pattern, value);
-  return buffer;
-}
-
 // "5.2x faster" for a ratio of 5.2, "2.0x slower" for 0.5.
 std::string times(double faster) {
-  return faster >= 1 ? format("%.1fx faster", faster)
-                     : format("%.1fx slower", 1 / faster);
+  return faster >= 1 ? absl::StrFormat("%.1fx faster", faster)
+                     : absl::StrFormat("%.1fx slower", 1 / faster);
 }
 
 std::string cpu_model() {
@@ -126,14 +122,18 @@ class report {
       return false;
     }
     std::string line;
-    while (std::getline(in, line)) {
-      const std::vector<std::string> f = split(line, '\t');
+    for (int number = 1; std::getline(in, line); ++number) {
+      const std::vector<std::string> f = absl::StrSplit(line, '\t');
       if (f.size() >= 4 && f[0] == "info") {
         info_[f[1]][f[2]] = f[3];
       } else if (f.size() >= 4 && f[0] == "error") {
         errors_.push_back(f[1] + ": " + f[2] + ": " + f[3]);
       } else if (f.size() >= 7 && f[0] == "run") {
-        add_run(f);
+        if (const std::string bad = add_run(f); !bad.empty()) {
+          std::cerr << "protopool_report: " << path << ':' << number
+                    << ": not a number: \"" << bad << "\"\n";
+          return false;
+        }
       }
     }
     return true;
@@ -214,15 +214,18 @@ class report {
         if (e.binary != "glibc" && e.contender == "floor") {
           // Normalized, it is the glibc floor: listed raw below instead.
           other_floors += (other_floors.empty() ? "" : ", ") + e.binary + " " +
-                          format("%.2f", e.median) + " ns";
+                          absl::StrFormat("%.2f", e.median) + " ns";
           continue;
         }
         const std::optional<double> floor = find(workload, e.binary, "floor");
-        out << "| " << label(e) << " | " << format("%.2f", e.normalized)
-            << " | " << format("%.2f", e.normalized_min) << " | "
-            << format("%.1f", e.cv) << " | "
-            << (base ? format("%.2f", *base / e.normalized) : "-") << " | "
-            << (floor ? format("%.2f", e.median / *floor) : "-") << " |\n";
+        out << "| " << label(e) << " | "
+            << absl::StrFormat("%.2f", e.normalized) << " | "
+            << absl::StrFormat("%.2f", e.normalized_min) << " | "
+            << absl::StrFormat("%.1f", e.cv) << " | "
+            << (base ? absl::StrFormat("%.2f", *base / e.normalized) : "-")
+            << " | "
+            << (floor ? absl::StrFormat("%.2f", e.median / *floor) : "-")
+            << " |\n";
       }
       if (!other_floors.empty()) {
         out << "\nThe floor measured in the other binaries (raw): "
@@ -298,7 +301,7 @@ class report {
         } else {
           ns = base;
         }
-        out << '\t' << (ns ? format("%.4f", *ns / *base) : "-");
+        out << '\t' << (ns ? absl::StrFormat("%.4f", *ns / *base) : "-");
       }
       out << '\n';
     }
@@ -306,25 +309,34 @@ class report {
   }
 
  private:
-  void add_run(const std::vector<std::string>& f) {
+  // Adds one run; returns the field that is not a number, or "" if none.
+  std::string add_run(const std::vector<std::string>& f) {
     // f: run binary name repetition real cpu iterations counters...
-    const std::vector<std::string> parts = split(f[2], '/');
+    const std::vector<std::string> parts = absl::StrSplit(f[2], '/');
     if (parts.size() < 2) {
-      return;
+      return "";
     }
     std::map<std::string, double> counters;
     for (std::size_t i = 7; i < f.size(); ++i) {
-      const auto equals = f[i].find('=');
-      if (equals != std::string::npos) {
-        counters[f[i].substr(0, equals)] = std::stod(f[i].substr(equals + 1));
+      const std::pair<std::string, std::string> counter =
+          absl::StrSplit(f[i], absl::MaxSplits('=', 1));
+      if (counter.second.empty()) {
+        continue;
+      }
+      if (!absl::SimpleAtod(counter.second, &counters[counter.first])) {
+        return f[i];
       }
     }
     const double messages = counters.count("msgs") ? counters["msgs"] : 1;
     const bool real = counters.count(wall_clock) && counters[wall_clock] > 0;
-    const double ns = std::stod(real ? f[4] : f[5]) / messages;
+    double time = 0;
+    if (!absl::SimpleAtod(real ? f[4] : f[5], &time)) {
+      return real ? f[4] : f[5];
+    }
     series& s = raw_[parts[0]][{f[1], parts[1]}];
-    s.ns_per_message.push_back(ns);
+    s.ns_per_message.push_back(time / messages);
     s.counters = counters;
+    return "";
   }
 
   std::optional<double> find(const std::string& workload,
@@ -416,18 +428,31 @@ class report {
     out << "## W6_memory: 1,000,000 live 24-byte messages\n\n"
         << "| contender | upstream B/msg | x slot (24 B) | glibc heap B/msg "
            "| peak RSS B/msg |\n|---|---|---|---|---|\n";
+    // A counter a run did not record (or recorded as -1: not applicable)
+    // reads -1 and prints "-"; rows without RSS sort last.
+    const auto counter = [](const entry& e, const char* name) {
+      const auto found = e.counters.find(name);
+      return found == e.counters.end() ? -1.0 : found->second;
+    };
+    const auto rss_order = [&counter](const entry& e) {
+      const double rss = counter(e, "rss_B_per_msg");
+      return rss < 0 ? std::numeric_limits<double>::infinity() : rss;
+    };
+    const auto bytes = [](double value, int decimals) {
+      return value < 0 ? std::string("-")
+                       : absl::StrFormat("%.*f", decimals, value);
+    };
     std::vector<entry> list = it->second;
-    std::sort(list.begin(), list.end(), [](const entry& a, const entry& b) {
-      return a.counters.at("rss_B_per_msg") < b.counters.at("rss_B_per_msg");
-    });
+    std::stable_sort(list.begin(), list.end(),
+                     [&rss_order](const entry& a, const entry& b) {
+                       return rss_order(a) < rss_order(b);
+                     });
     for (const entry& e : list) {
-      const double upstream = e.counters.at("upstream_B_per_msg");
-      const double heap = e.counters.at("heap_B_per_msg");
-      out << "| " << label(e) << " | "
-          << (upstream < 0 ? "-" : format("%.2f", upstream)) << " | "
-          << (upstream < 0 ? "-" : format("%.3f", upstream / slot_bytes))
-          << " | " << (heap < 0 ? "-" : format("%.2f", heap)) << " | "
-          << format("%.2f", e.counters.at("rss_B_per_msg")) << " |\n";
+      const double upstream = counter(e, "upstream_B_per_msg");
+      out << "| " << label(e) << " | " << bytes(upstream, 2) << " | "
+          << bytes(upstream < 0 ? -1 : upstream / slot_bytes, 3) << " | "
+          << bytes(counter(e, "heap_B_per_msg"), 2) << " | "
+          << bytes(counter(e, "rss_B_per_msg"), 2) << " |\n";
     }
     out << "\nupstream: bytes the resource took from its upstream "
            "(new_delete_resource); heap: growth of glibc's heap in use "
@@ -451,8 +476,8 @@ class report {
     const bool faster = factor >= 1;
     const std::string what =
         workload + ": " + pool +
-        (faster ? " >= " + format("%.2g", factor) + "x faster than "
-                : " within " + format("%.2g", 1 / factor) + "x of ") +
+        (faster ? " >= " + absl::StrFormat("%.2g", factor) + "x faster than "
+                : " within " + absl::StrFormat("%.2g", 1 / factor) + "x of ") +
         other_label;
     const std::optional<double> ns = find(workload, "glibc", pool);
     if (!ns || !other) {
@@ -464,14 +489,15 @@ class report {
     // target (a bound on the cost of a pool has no such limit).
     const std::optional<double> floor = find(workload, "glibc", "floor");
     const std::string bound =
-        faster && floor ? "; the floor: " + format("%.2fx", *other / *floor)
-                        : "";
-    const std::string measured = faster
-                                     ? format("%.2fx", ratio)
-                                     : format("%.2fx the time", *ns / *other);
+        faster && floor
+            ? "; the floor: " + absl::StrFormat("%.2fx", *other / *floor)
+            : "";
+    const std::string measured =
+        faster ? absl::StrFormat("%.2fx", ratio)
+               : absl::StrFormat("%.2fx the time", *ns / *other);
     lines.push_back({what,
-                     measured + " (" + format("%.2f", *ns) + " vs " +
-                         format("%.2f", *other) + " ns" + bound + ")",
+                     measured + " (" + absl::StrFormat("%.2f", *ns) + " vs " +
+                         absl::StrFormat("%.2f", *other) + " ns" + bound + ")",
                      ratio >= factor});
   }
 
@@ -496,9 +522,9 @@ class report {
       const std::optional<double> floor = find(w, "glibc", "floor");
       if (ns && floor) {
         lines.push_back({w + ": pool_static within 1.25x of the floor",
-                         format("%.2fx", *ns / *floor) + " (" +
-                             format("%.2f", *ns) + " vs " +
-                             format("%.2f", *floor) + " ns)",
+                         absl::StrFormat("%.2fx", *ns / *floor) + " (" +
+                             absl::StrFormat("%.2f", *ns) + " vs " +
+                             absl::StrFormat("%.2f", *floor) + " ns)",
                          *ns / *floor <= 1.25});
       } else {
         lines.push_back({w + ": pool_static within 1.25x of the floor",
@@ -514,10 +540,10 @@ class report {
     if (memory != nullptr && memory->counters.count("upstream_B_per_msg")) {
       const double bytes = memory->counters.at("upstream_B_per_msg");
       const double ratio = bytes / slot_bytes;
-      lines.push_back(
-          {memory_target,
-           format("%.3fx", ratio) + " (" + format("%.2f", bytes) + " B)",
-           ratio <= 1.02});
+      lines.push_back({memory_target,
+                       absl::StrFormat("%.3fx", ratio) + " (" +
+                           absl::StrFormat("%.2f", bytes) + " B)",
+                       ratio <= 1.02});
     } else {
       lines.push_back({memory_target, "not measured", false});
     }
@@ -607,32 +633,34 @@ class report {
         out << "The hypothesis does not hold on this machine: ";
       }
       out << "boxing one message through `memory_resource*` costs "
-          << format("%.2f", *pool) << " ns with the slot pool against "
-          << format("%.2f", *base) << " ns with `new_delete_resource` ("
-          << times(*base / *pool) << ")";
+          << absl::StrFormat("%.2f", *pool) << " ns with the slot pool against "
+          << absl::StrFormat("%.2f", *base)
+          << " ns with `new_delete_resource` (" << times(*base / *pool) << ")";
       if (best) {
-        out << " and " << format("%.2f", *best) << " ns with " << peer
+        out << " and " << absl::StrFormat("%.2f", *best) << " ns with " << peer
             << ", the fastest replacement malloc (" << times(*best / *pool)
             << ")";
       }
       if (batch_pool && batch_base) {
-        out << "; a batch of 100 costs " << format("%.2f", *batch_pool)
-            << " ns per message against " << format("%.2f", *batch_base)
-            << " ns (" << times(*batch_base / *batch_pool) << ")";
+        out << "; a batch of 100 costs " << absl::StrFormat("%.2f", *batch_pool)
+            << " ns per message against "
+            << absl::StrFormat("%.2f", *batch_base) << " ns ("
+            << times(*batch_base / *batch_pool) << ")";
       }
       out << ". ";
     }
     if (pool_static && floor) {
       out << "Code that knows the pool's type reaches "
-          << format("%.2f", *pool_static) << " ns through `allocate_slot()`, "
-          << format("%.2f", *pool_static / *floor)
-          << "x the hand-inlined free list (" << format("%.2f", *floor)
+          << absl::StrFormat("%.2f", *pool_static)
+          << " ns through `allocate_slot()`, "
+          << absl::StrFormat("%.2f", *pool_static / *floor)
+          << "x the hand-inlined free list (" << absl::StrFormat("%.2f", *floor)
           << " ns), which nothing can beat. ";
     }
     if (monotonic && pool) {
       out << "`monotonic_buffer_resource`, the allocation-only floor, "
           << (*monotonic < *pool ? "beats it (" : "does not beat it here (")
-          << format("%.2f", *monotonic)
+          << absl::StrFormat("%.2f", *monotonic)
           << " ns) and reuses no memory until it is released, so it only "
              "fits batches dropped all at once. ";
     }
@@ -643,8 +671,8 @@ class report {
              "every pmr allocation pays, which the compiler cannot remove "
              "for a `final` class behind a base pointer: that, not the "
              "pool, separates "
-          << format("%.2f", *pool) << " ns from the static path's "
-          << format("%.2f", *pool_static) << " ns. ";
+          << absl::StrFormat("%.2f", *pool) << " ns from the static path's "
+          << absl::StrFormat("%.2f", *pool_static) << " ns. ";
     }
     out << "The hypothesis does not hold, or holds only weakly, here: "
         << weak_spots()
@@ -684,24 +712,25 @@ class report {
              e.contender == "pool_virtual" || e.contender == "pool_pmr");
         if (e.normalized < *pool && e.contender != "floor" && !own_path) {
           faster += (faster.empty() ? "" : ", ") + label(e) + " " +
-                    format("%.2f", e.normalized) + " ns";
+                    absl::StrFormat("%.2f", e.normalized) + " ns";
         }
       }
       if (!faster.empty()) {
-        append(workload + ": faster than the pool's " + format("%.2f", *pool) +
-               " ns: " + faster);
+        append(workload + ": faster than the pool's " +
+               absl::StrFormat("%.2f", *pool) + " ns: " + faster);
       } else if (*base / *pool < 2) {
         // The reason is claimed only where the numbers show it: when even
         // the floor is under 2x, the work around the allocations dominates.
         const std::optional<double> floor = find(workload, "glibc", "floor");
         std::string why;
         if (floor && *base / *floor < 2) {
-          why = " (the floor: " + format("%.2f", *base / *floor) +
+          why = " (the floor: " + absl::StrFormat("%.2f", *base / *floor) +
                 "x), the container's own work dominates";
         } else if (floor) {
-          why = " (the floor: " + format("%.2f", *base / *floor) + "x)";
+          why =
+              " (the floor: " + absl::StrFormat("%.2f", *base / *floor) + "x)";
         }
-        append(workload + ": only " + format("%.2f", *base / *pool) +
+        append(workload + ": only " + absl::StrFormat("%.2f", *base / *pool) +
                "x faster than new_delete_resource" + why);
       }
     }
@@ -764,22 +793,18 @@ bool write_chart(const report& r, const std::string& out_dir,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string out_dir = ".";
-  std::string gnuplot;
-  std::vector<std::string> inputs;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg.rfind("--out=", 0) == 0) {
-      out_dir = arg.substr(6);
-    } else if (arg.rfind("--gnuplot=", 0) == 0) {
-      gnuplot = arg.substr(10);
-    } else {
-      inputs.push_back(arg);
-    }
-  }
+  absl::SetProgramUsageMessage(
+      "turns protopool_bench TSV files into the hypothesis report.\n"
+      "usage: protopool_report --out=<dir> [--gnuplot=<path>] "
+      "<bench.tsv>...");
+  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  const std::vector<std::string> inputs(positional.begin() + 1,
+                                        positional.end());
+  const std::string out_dir = absl::GetFlag(FLAGS_out);
+  const std::string gnuplot = absl::GetFlag(FLAGS_gnuplot);
   if (inputs.empty()) {
-    std::cerr << "usage: protopool_report --out=<dir> [--gnuplot=<path>] "
-                 "<bench.tsv>...\n";
+    std::cerr << "protopool_report: no TSV file given\n"
+              << absl::ProgramUsageMessage() << '\n';
     return 1;
   }
   report r;

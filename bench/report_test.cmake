@@ -1,5 +1,6 @@
 # The report's words follow its numbers: run protopool_report on synthetic
-# runs in which the pool loses, and in which it wins, and check what it says.
+# runs in which the pool loses, and in which it wins, and check what it says;
+# then bad input (a bad number, a missing file, no file, an unknown flag).
 #   REPORT    the protopool_report executable
 #   DATA_DIR  bench/testdata
 #   OUT_DIR   a scratch directory
@@ -71,3 +72,34 @@ check(pool_wins
     "does not hold on this machine"
     "holds only against glibc"
     "are raw, not normalized")
+
+# Bad input: a clear message and exit status 1, never a crash or a report.
+# refused(<name> <expected message> <report arguments>...)
+function(refused name expected)
+  execute_process(COMMAND "${REPORT}" ${ARGN} RESULT_VARIABLE status
+                  ERROR_VARIABLE errors OUTPUT_VARIABLE report)
+  string(FIND "${errors}" "${expected}" at)
+  if(NOT status EQUAL 1 OR at EQUAL -1)
+    message(FATAL_ERROR "report_test (${name}): expected exit status 1 and "
+                        "\"${expected}\", got ${status}:\n${errors}${report}")
+  endif()
+  message(STATUS "report_test (${name}): refused")
+endfunction()
+
+file(MAKE_DIRECTORY "${OUT_DIR}/refused")
+set(bad_time "${OUT_DIR}/refused/bad_time.tsv")
+file(WRITE "${bad_time}"
+     "run\tglibc\tW1_box_one/floor\t0\t2\t2\t1000\tmsgs=1\n"
+     "run\tglibc\tW1_box_one/pool_virtual\t0\t3\tfast\t1000\tmsgs=1\n")
+set(bad_counter "${OUT_DIR}/refused/bad_counter.tsv")
+file(WRITE "${bad_counter}"
+     "run\tglibc\tW1_box_one/floor\t0\t2\t2\t1000\tmsgs=one\n")
+refused(bad_time "bad_time.tsv:2: not a number: \"fast\""
+        "--out=${OUT_DIR}/refused" "${bad_time}")
+refused(bad_counter "bad_counter.tsv:1: not a number: \"msgs=one\""
+        "--out=${OUT_DIR}/refused" "${bad_counter}")
+refused(missing_file "cannot read ${OUT_DIR}/refused/none.tsv"
+        "--out=${OUT_DIR}/refused" "${OUT_DIR}/refused/none.tsv")
+refused(no_input "no TSV file given" "--out=${OUT_DIR}/refused")
+refused(unknown_flag "Unknown command line flag 'output'"
+        "--output=${OUT_DIR}/refused" "${bad_time}")
