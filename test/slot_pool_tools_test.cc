@@ -1,8 +1,10 @@
 // Test plan: how slot_pool_resource shows its slots to memory checkers.
 // - AddressSanitizer builds (else skipped): __asan_address_is_poisoned is
 //   true for never-handed-out and freed slots and for the bytes of a slot
-//   beyond the requested size, false for the requested bytes of a live
-//   slot; a read of a freed slot dies with ASan's use-after-poison report.
+//   beyond the requested size (through memory_resource and through
+//   slot_allocator<T>: the bytes past the T), false for the requested
+//   bytes of a live slot; a read of a freed slot dies with ASan's
+//   use-after-poison report.
 // - valgrind (PROTOPOOL_VALGRIND and running under valgrind, else skipped):
 //   free and never-used slots are not addressable, live ones are.
 // - Every build: heavy churn that fills every live byte and checks it back
@@ -15,6 +17,7 @@
 //   a double free of a quarantined slot is still diagnosed (checked).
 #include <gtest/gtest.h>
 #include <protopool/config.h>
+#include <protopool/slot_allocator.h>
 #include <protopool/slot_pool_resource.h>
 
 #include <cstdint>
@@ -75,6 +78,25 @@ TEST(SlotPoolToolsTest, AsanPoisonsTheSlotTailBeyondTheRequest) {
   EXPECT_TRUE(poisoned(p + 16));
   EXPECT_TRUE(poisoned(p + 63));
   pool.deallocate(p, 16, 8);
+#endif
+}
+
+TEST(SlotPoolToolsTest, AsanPoisonsTheSlotTailBeyondASlotAllocatorsObject) {
+#if !PROTOPOOL_ASAN
+  GTEST_SKIP() << "the library is not built with AddressSanitizer";
+#else
+  slot_pool_resource pool(
+      slot_pool_options{.slot_size = 64, .slot_alignment = 8});
+  protopool::slot_allocator<std::uint32_t> allocator(pool);
+  std::uint32_t* p = allocator.allocate(1);
+  const auto* bytes = reinterpret_cast<const std::byte*>(p);
+  EXPECT_FALSE(poisoned(bytes + 3));
+  EXPECT_TRUE(poisoned(bytes + 4));
+  EXPECT_TRUE(poisoned(bytes + 63));
+  EXPECT_EQ(pool.stats().slots_in_use, 1U);
+  allocator.deallocate(p, 1);
+  EXPECT_TRUE(poisoned(bytes));
+  EXPECT_EQ(pool.stats().slots_in_use, 0U);
 #endif
 }
 

@@ -37,7 +37,11 @@ namespace protopool {
 ///
 /// - `allocate(1)` of a `T` that fits a slot (`sizeof(T) <= slot_size` and
 ///   `alignof(T) <= slot_alignment`) is `pool.allocate_slot()`, inline; its
-///   `deallocate(p, 1)` is `pool.deallocate_slot(p)`.
+///   `deallocate(p, 1)` is `pool.deallocate_slot(p)`. In checked, valgrind
+///   and AddressSanitizer builds the allocation is
+///   `pool.allocate(sizeof(T), alignof(T))` instead (the same slot and
+///   counters), so the slot's bytes past the `T` stay poisoned and an
+///   overflow past the object is reported, as through `memory_resource`.
 /// - Any other request (`n != 1`, or a `T` too large or over-aligned for a
 ///   slot) goes through the pool's `memory_resource` interface with
 ///   `n * sizeof(T)` bytes and `alignof(T)`, so the pool's oversize policy
@@ -45,9 +49,11 @@ namespace protopool {
 /// - Two allocators compare equal exactly when they use the same pool.
 /// - Propagation follows `std::pmr::polymorphic_allocator`: the allocator is
 ///   not propagated on container copy or move assignment nor on swap, so a
-///   container's elements stay in the pool it was made with, and code moving
-///   between the two allocators behaves alike. (Swapping two containers that
-///   use different pools is, as for pmr, undefined.)
+///   container's elements stay in the pool it was made with. (Swapping two
+///   containers that use different pools is, as for pmr, undefined.) One
+///   difference: a container's copy construction keeps the pool (the
+///   default `select_on_container_copy_construction`), where
+///   `polymorphic_allocator` gives the copy the default resource.
 ///
 /// Thread safety: that of the pool (none).
 template <class T>
@@ -81,7 +87,11 @@ class slot_allocator {
   /// the pool throws (`std::bad_alloc` at its capacity or in strict mode).
   [[nodiscard]] T* allocate(std::size_t n) {
     if (n == 1 && fits_a_slot()) [[likely]] {
+#if PROTOPOOL_INSTRUMENTED
+      return static_cast<T*>(pool_->allocate(sizeof(T), alignof(T)));
+#else
       return static_cast<T*>(pool_->allocate_slot());
+#endif
     }
     if (n > std::numeric_limits<std::size_t>::max() / sizeof(T)) {
       throw std::bad_array_new_length();
