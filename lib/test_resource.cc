@@ -48,6 +48,7 @@ test_resource::~test_resource() {
 void test_resource::set_allocation_limit(std::int64_t n) {
   std::lock_guard<std::mutex> lock(mutex_);
   allocation_limit_ = n < 0 ? -1 : n;
+  ++limit_generation_;
 }
 
 std::int64_t test_resource::allocation_limit() const {
@@ -122,21 +123,43 @@ bool test_resource::is_live(const void* p) const {
 }
 
 void* test_resource::do_allocate(std::size_t bytes, std::size_t alignment) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (allocation_limit_ >= 0) {
-    if (allocation_limit_ == 0) {
-      allocation_limit_ = -1;
-      ++failed_allocations_;
-      throw std::bad_alloc();
-    }
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (allocation_limit_ == 0) {
+    allocation_limit_ = -1;
+    ++limit_generation_;
+    ++failed_allocations_;
+    throw injected_bad_alloc(this);
+  }
+  // Take this allocation's place under the limit now, so that concurrent
+  // callers cannot overshoot it; give it back if the allocation fails.
+  const bool limited = allocation_limit_ > 0;
+  if (limited) {
     --allocation_limit_;
   }
-  void* const p = upstream_->allocate(bytes, alignment);
+  const std::uint64_t generation = limit_generation_;
+  const auto give_back = [&] {
+    if (limited && limit_generation_ == generation) {
+      ++allocation_limit_;
+    }
+  };
+  // Upstream is called without the lock: it may call this resource.
+  lock.unlock();
+  void* p = nullptr;
+  try {
+    p = upstream_->allocate(bytes, alignment);
+  } catch (...) {
+    lock.lock();
+    give_back();
+    throw;
+  }
+  lock.lock();
   try {
     live_.emplace(p, block_info{.bytes = bytes, .alignment = alignment});
     freed_.erase(p);
   } catch (...) {
     live_.erase(p);
+    give_back();
+    lock.unlock();
     upstream_->deallocate(p, bytes, alignment);
     throw;
   }
@@ -150,36 +173,42 @@ void* test_resource::do_allocate(std::size_t bytes, std::size_t alignment) {
 
 void test_resource::do_deallocate(void* p, std::size_t bytes,
                                   std::size_t alignment) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto found = live_.find(p);
-  if (found == live_.end()) {
-    if (freed_.contains(p)) {
-      ++double_deallocations_;
-      misuse("double free:", p, bytes, alignment);
-    } else {
-      ++foreign_deallocations_;
-      misuse("deallocate of a pointer it never handed out:", p, bytes,
-             alignment);
+  block_info info{};
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = live_.find(p);
+    if (found == live_.end()) {
+      if (freed_.contains(p)) {
+        ++double_deallocations_;
+        misuse("double free:", p, bytes, alignment);
+      } else {
+        ++foreign_deallocations_;
+        misuse("deallocate of a pointer it never handed out:", p, bytes,
+               alignment);
+      }
+      return;  // never pass misuse on to upstream
     }
-    return;  // never pass misuse on to upstream
+    info = found->second;
+    if (info.bytes != bytes || info.alignment != alignment) {
+      ++mismatched_deallocations_;
+      misuse(absl::StrFormat("deallocate with size/alignment %d/%d of a "
+                             "block allocated with %d/%d:",
+                             bytes, alignment, info.bytes, info.alignment)
+                 .c_str(),
+             p, bytes, alignment);
+    }
+    live_.erase(found);
+    // A failure to remember the address only weakens double-free diagnosis.
+    try {
+      freed_.insert(p);
+    } catch (...) {
+    }
+    ++deallocations_;
+    bytes_in_use_ -= info.bytes;
   }
-  const block_info info = found->second;
-  if (info.bytes != bytes || info.alignment != alignment) {
-    ++mismatched_deallocations_;
-    misuse(absl::StrFormat("deallocate with size/alignment %d/%d of a block "
-                           "allocated with %d/%d:",
-                           bytes, alignment, info.bytes, info.alignment)
-               .c_str(),
-           p, bytes, alignment);
-  }
-  live_.erase(found);
-  // A failure to remember the address only weakens double-free diagnosis.
-  try {
-    freed_.insert(p);
-  } catch (...) {
-  }
-  ++deallocations_;
-  bytes_in_use_ -= info.bytes;
+  // Without the lock (upstream may call this resource). The block is no
+  // longer live, so no other call here can touch it until upstream hands it
+  // out again, which only this call makes possible.
   upstream_->deallocate(p, info.bytes, info.alignment);
 }
 

@@ -8,13 +8,18 @@
 // - a leak is reported at destruction, and aborts in strict mode;
 // - set_allocation_limit(n): exactly the allocation after n more throws
 //   std::bad_alloc, once;
+//   an allocation upstream refuses does not count against the limit;
 // - exercise_every_allocation_failure: fails each allocation of an
 //   operation once, counts them (also those the operation catches), and
-//   catches a leak made on the failure path (thrown or caught);
+//   catches a leak made on the failure path (thrown or caught); a
+//   std::bad_alloc it did not inject propagates, even after a caught one;
+// - upstream may call the resource (no lock is held across it);
 // - thread safety: several threads allocating at once keep exact counts.
 #include <gtest/gtest.h>
 #include <protopool/test_resource.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <memory_resource>
 #include <new>
 #include <thread>
@@ -294,6 +299,116 @@ TEST(TestResourceTest, ExercisePropagatesABadAllocItDidNotInject) {
                std::bad_alloc);
   EXPECT_EQ(runs, 1);
   EXPECT_LT(resource.allocation_limit(), 0);
+}
+
+TEST(TestResourceTest, ExercisePropagatesAForeignBadAllocAfterACaughtFailure) {
+  // The operation catches the injected failure, and its fallback then
+  // meets a real shortage: that one is not the resource's to swallow.
+  test_resource resource;
+  int runs = 0;
+  EXPECT_THROW(protopool::exercise_every_allocation_failure(
+                   resource,
+                   [&] {
+                     ++runs;
+                     try {
+                       resource.deallocate(resource.allocate(8, 8), 8, 8);
+                     } catch (const std::bad_alloc&) {
+                       (void)std::pmr::null_memory_resource()->allocate(8, 8);
+                     }
+                   }),
+               std::bad_alloc);
+  EXPECT_EQ(runs, 1);
+  EXPECT_LT(resource.allocation_limit(), 0);
+}
+
+TEST(TestResourceTest, ExercisePropagatesAnotherResourcesInjectedFailure) {
+  test_resource resource;
+  test_resource other;
+  other.set_allocation_limit(0);
+  try {
+    (void)protopool::exercise_every_allocation_failure(
+        resource, [&] { (void)other.allocate(8, 8); });
+    ADD_FAILURE() << "the other resource's failure was swallowed";
+  } catch (const protopool::injected_bad_alloc& failure) {
+    EXPECT_EQ(failure.resource(), &other);
+    EXPECT_STREQ(failure.what(),
+                 "protopool::test_resource: allocation limit reached");
+  }
+  EXPECT_LT(resource.allocation_limit(), 0);
+}
+
+// An upstream whose first `failures` allocations throw std::bad_alloc.
+class failing_upstream final : public std::pmr::memory_resource {
+ public:
+  explicit failing_upstream(int failures) : failures_(failures) {}
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    if (failures_ > 0) {
+      --failures_;
+      throw std::bad_alloc();
+    }
+    return std::pmr::new_delete_resource()->allocate(bytes, alignment);
+  }
+  void do_deallocate(void* p, std::size_t bytes,
+                     std::size_t alignment) override {
+    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+  }
+  [[nodiscard]] bool do_is_equal(
+      const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+  int failures_;
+};
+
+TEST(TestResourceTest, AnAllocationUpstreamRefusesDoesNotCountAgainstTheLimit) {
+  failing_upstream upstream(1);
+  test_resource resource(&upstream);
+  resource.set_allocation_limit(1);
+  EXPECT_THROW((void)resource.allocate(8, 8), std::bad_alloc);  // upstream's
+  EXPECT_EQ(resource.allocations(), 0U);
+  EXPECT_EQ(resource.failed_allocations(), 0U);
+  EXPECT_EQ(resource.allocation_limit(), 1);
+  void* p = resource.allocate(8, 8);  // the one allowed allocation
+  EXPECT_THROW((void)resource.allocate(8, 8), protopool::injected_bad_alloc);
+  resource.deallocate(p, 8, 8);
+}
+
+TEST(TestResourceDeathTest, UpstreamMayCallTheResource) {
+  // Upstream reads the resource's counters from inside allocate and
+  // deallocate (as a tracing upstream's sink might). With the lock held
+  // across upstream calls this deadlocked: the alarm ends such a run.
+  EXPECT_EXIT(
+      {
+        alarm(60);
+        struct reading_upstream final : std::pmr::memory_resource {
+          test_resource* outer = nullptr;
+          std::size_t seen = 0;
+          void* do_allocate(std::size_t bytes, std::size_t align) override {
+            seen += outer->blocks_in_use();
+            return std::pmr::new_delete_resource()->allocate(bytes, align);
+          }
+          void do_deallocate(void* p, std::size_t bytes,
+                             std::size_t align) override {
+            seen += outer->blocks_in_use();
+            std::pmr::new_delete_resource()->deallocate(p, bytes, align);
+          }
+          [[nodiscard]] bool do_is_equal(
+              const std::pmr::memory_resource& other) const noexcept override {
+            return this == &other;
+          }
+        } upstream;
+        test_resource resource(&upstream);
+        upstream.outer = &resource;
+        void* a = resource.allocate(8, 8);
+        void* b = resource.allocate(8, 8);
+        resource.deallocate(a, 8, 8);
+        resource.deallocate(b, 8, 8);
+        // blocks_in_use seen: 0 and 1 before the allocations, 1 and 0 after
+        // each block left the table.
+        std::exit(upstream.seen == 2 && resource.blocks_in_use() == 0 ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(TestResourceTest, CountsExactlyUnderConcurrentUse) {

@@ -57,6 +57,28 @@ struct test_resource_options {
   bool quiet = false;
 };
 
+class test_resource;
+
+/// The `std::bad_alloc` a `test_resource` throws when its allocation limit
+/// refuses an allocation. It names the resource, so
+/// `exercise_every_allocation_failure` can tell its own failures from any
+/// other `std::bad_alloc`.
+class injected_bad_alloc : public std::bad_alloc {
+ public:
+  explicit injected_bad_alloc(const test_resource* resource) noexcept
+      : resource_(resource) {}
+  [[nodiscard]] const char* what() const noexcept override {
+    return "protopool::test_resource: allocation limit reached";
+  }
+  /// The resource whose limit refused the allocation.
+  [[nodiscard]] const test_resource* resource() const noexcept {
+    return resource_;
+  }
+
+ private:
+  const test_resource* resource_;
+};
+
 /// A `std::pmr::memory_resource` for tests: forwards to an upstream
 /// resource and keeps a table of every live block.
 ///
@@ -75,7 +97,11 @@ struct test_resource_options {
 ///
 /// Thread safety: every member function may be called from any thread at
 /// any time (one internal `std::mutex`: ThreadSanitizer sees it, where it
-/// cannot see inside a Debian Abseil that was not built with TSan).
+/// cannot see inside a Debian Abseil that was not built with TSan). The
+/// lock is not held while upstream is called, so upstream (a tracing
+/// resource whose sink reads these counters, say) may call this resource.
+/// While another thread's allocation is in flight, `allocation_limit()`
+/// already counts it.
 class test_resource final : public std::pmr::memory_resource {
  public:
   /// Makes a resource taking blocks from `upstream`. Behaviour is undefined
@@ -97,9 +123,10 @@ class test_resource final : public std::pmr::memory_resource {
   test_resource(const test_resource&) = delete;
   test_resource& operator=(const test_resource&) = delete;
 
-  /// Makes the allocation after the next `n` throw `std::bad_alloc`
-  /// (`n == 0`: the very next one). Only that one fails: the limit is then
-  /// off again. A negative `n` turns the limit off.
+  /// Makes the allocation after the next `n` throw `injected_bad_alloc`
+  /// (a `std::bad_alloc`; `n == 0`: the very next one). Only that one
+  /// fails: the limit is then off again. A negative `n` turns the limit
+  /// off. An allocation that upstream refuses does not count against `n`.
   void set_allocation_limit(std::int64_t n);
   /// Returns the allocations still allowed before the limit fails one, or a
   /// negative number if no limit is set.
@@ -168,6 +195,10 @@ class test_resource final : public std::pmr::memory_resource {
   // a foreign pointer.
   absl::flat_hash_set<const void*> freed_;
   std::int64_t allocation_limit_ = -1;
+  // Changes whenever the limit is set or turns itself off: an allocation
+  // that upstream refused gives its place back only to the limit it took
+  // it from.
+  std::uint64_t limit_generation_ = 0;
   std::size_t allocations_ = 0;
   std::size_t deallocations_ = 0;
   std::size_t failed_allocations_ = 0;
@@ -196,10 +227,11 @@ struct allocation_failure_report {
 /// from `resource` throws `std::bad_alloc`, until a run completes without
 /// hitting the limit; then runs nothing more and turns the limit off. Every
 /// allocation of the operation is thus made to fail once (like BDE's
-/// exception-test macros). The `std::bad_alloc` of the failed allocation
-/// escaping a run is caught; any other exception, a `std::bad_alloc` that
-/// `resource` did not inject included, propagates (with the limit turned
-/// off). After each run
+/// exception-test macros). The `injected_bad_alloc` of `resource` escaping
+/// a run is caught; any other exception, a `std::bad_alloc` that
+/// `resource` did not inject included (even one thrown in a run where the
+/// operation caught the injected failure), propagates (with the limit
+/// turned off). After each run
 /// in which an allocation failed (the operation threw, or caught the
 /// `std::bad_alloc` itself and went on), the blocks in use are compared
 /// with those before it: a difference is counted in `leaking_failures`, so
@@ -217,12 +249,12 @@ allocation_failure_report exercise_every_allocation_failure(
     resource.set_allocation_limit(limit);
     try {
       operation();
-    } catch (const std::bad_alloc&) {
-      if (resource.failed_allocations() == failed_before) {
+    } catch (const injected_bad_alloc& failure) {
+      if (failure.resource() != &resource) {
         resource.set_allocation_limit(-1);
-        throw;  // not ours: a real shortage, or another resource's limit
+        throw;  // another test_resource's limit
       }
-    } catch (...) {
+    } catch (...) {  // a real shortage included
       resource.set_allocation_limit(-1);
       throw;
     }
