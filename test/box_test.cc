@@ -321,6 +321,20 @@ TEST_F(BoxLifetimeTest, MoveAssignmentFromABoxTheOldObjectOwns) {
   EXPECT_EQ(resource_.mismatches(), 0u);
 }
 
+TEST_F(BoxLifetimeTest, BoxOfAConstObjectReturnsItsMemory) {
+  {
+    const protopool::box<const msg::add> boxed =
+        make_box<const msg::add>(&resource_, 1u, 2u);
+    EXPECT_EQ(boxed->right, 2U);
+    EXPECT_EQ(resource_.blocks_outstanding(), 1U);
+  }
+  protopool::box<const msg::add> reset = make_box<const msg::add>(&resource_);
+  reset.reset();
+  EXPECT_EQ(resource_.blocks_outstanding(), 0U);
+  EXPECT_EQ(resource_.deallocate_calls(), 2U);
+  EXPECT_EQ(resource_.mismatches(), 0U);
+}
+
 TEST_F(BoxLifetimeTest, EmptyBoxIsFalseAndOwnsNothing) {
   box<tracked> empty;
   EXPECT_FALSE(empty);

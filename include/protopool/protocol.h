@@ -629,7 +629,7 @@ class box {
         std::exchange(resource_, std::exchange(other.resource_, nullptr));
     if (old_object != nullptr) {
       std::destroy_at(old_object);
-      old_resource->deallocate(old_object, sizeof(T), alignof(T));
+      old_resource->deallocate(memory_of(old_object), sizeof(T), alignof(T));
     }
     return *this;
   }
@@ -641,8 +641,9 @@ class box {
   /// the box becomes empty and keeps its resource.
   void reset() noexcept {
     if (T* const object = std::exchange(object_, nullptr)) {
+      std::pmr::memory_resource* const resource = resource_;
       std::destroy_at(object);
-      resource_->deallocate(object, sizeof(T), alignof(T));
+      resource->deallocate(memory_of(object), sizeof(T), alignof(T));
     }
   }
 
@@ -671,6 +672,11 @@ class box {
   T* operator->() const noexcept { return object_; }
 
  private:
+  // The memory of `object` (a `box<const T>` frees it too).
+  static void* memory_of(T* object) noexcept {
+    return const_cast<std::remove_cv_t<T>*>(object);
+  }
+
   T* object_ = nullptr;
   std::pmr::memory_resource* resource_ = nullptr;
 };
