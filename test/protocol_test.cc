@@ -19,7 +19,12 @@
 // - ProtocolSemanticsTest: default construction, the allocator rules of
 //   every constructor and assignment (resource kept, move vs copy), emplace,
 //   strong guarantee of a failed assignment, a throwing move leaving it
-//   valueless until assigned, ==, visit.
+//   valueless until assigned (its copies and moves valueless too, a vector
+//   holding it still grows), move assignment from a protocol its own
+//   message owns, ==, visit.
+// - ProtocolTypeTest: copyable exactly when every message is (a vector of
+//   a move-only protocol grows); in-place construction is constructible
+//   exactly when it builds (braces for aggregates: no narrowing).
 // - ProtocolFormatTest: the exact shapes `Add { left: 5, right: 6 }`,
 //   `Echo { text: "hi" }`, and the escaping of echo texts: every ASCII and
 //   Latin-1 character as rustc's `{:?}` prints it, other bytes as they are.
@@ -36,10 +41,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <iostream>
 #include <list>
 #include <map>
+#include <memory>
 #include <memory_resource>
 #include <sstream>
 #include <stdexcept>
@@ -694,6 +701,127 @@ TEST(ProtocolSemanticsTest, AThrowingMoveLeavesItValuelessUntilAssigned) {
   // protocol's own messages never get there: they move without throwing.
   EXPECT_TRUE(std::is_nothrow_move_constructible_v<msg::echo>);
   EXPECT_TRUE(std::is_nothrow_move_constructible_v<msg::add>);
+}
+
+TEST(ProtocolSemanticsTest, CopiesAndMovesOfAValuelessProtocolAreValueless) {
+  using fragile_protocol = protopool::basic_protocol<msg::add, fragile_move>;
+  counting_resource other;
+  std::pmr::vector<fragile_protocol> inbox;
+  inbox.reserve(1);
+  inbox.emplace_back(msg::add{1, 2});
+  fragile_move::fail_next_move = true;
+  EXPECT_THROW(inbox[0].emplace<fragile_move>(7), std::runtime_error);
+  const fragile_protocol& valueless = inbox[0];
+  ASSERT_TRUE(valueless.valueless_by_exception());
+  // As a std::variant: copies are valueless, nothing throws.
+  const fragile_protocol copy(valueless);
+  EXPECT_TRUE(copy.valueless_by_exception());
+  const fragile_protocol elsewhere(std::allocator_arg, &other, valueless);
+  EXPECT_TRUE(elsewhere.valueless_by_exception());
+  fragile_protocol moved(std::allocator_arg, &other, fragile_protocol(copy));
+  EXPECT_TRUE(moved.valueless_by_exception());
+  fragile_protocol target(msg::add{3, 4});
+  target = valueless;
+  EXPECT_TRUE(target.valueless_by_exception());
+  fragile_protocol far(std::allocator_arg, &other, msg::add{3, 4});
+  far = fragile_protocol(copy);  // across resources
+  EXPECT_TRUE(far.valueless_by_exception());
+  // A container holding one still grows (it copies or moves it).
+  inbox.emplace_back(msg::add{5, 6});
+  EXPECT_TRUE(inbox[0].valueless_by_exception());
+  EXPECT_EQ(inbox[1], fragile_protocol(msg::add{5, 6}));
+  EXPECT_EQ(other.bytes_outstanding(), 0U);
+}
+
+// A message that can be moved (not noexcept) but not copied.
+struct move_only_message {
+  std::unique_ptr<int> value;
+  explicit move_only_message(int v) : value(std::make_unique<int>(v)) {}
+  move_only_message(move_only_message&& other) noexcept(false)
+      : value(std::move(other.value)) {}
+  move_only_message& operator=(move_only_message&&) = default;
+  ~move_only_message() = default;
+};
+
+TEST(ProtocolTypeTest, IsCopyableExactlyWhenEveryMessageIs) {
+  using move_only_protocol =
+      protopool::basic_protocol<msg::add, move_only_message>;
+  static_assert(std::is_copy_constructible_v<protocol>);
+  static_assert(std::is_copy_assignable_v<protocol>);
+  static_assert(!std::is_copy_constructible_v<move_only_protocol>);
+  static_assert(!std::is_copy_assignable_v<move_only_protocol>);
+  static_assert(std::is_move_constructible_v<move_only_protocol>);
+  static_assert(
+      !std::is_constructible_v<move_only_protocol, const move_only_message&>);
+  // So a vector grows by moving, as with std::variant.
+  std::vector<move_only_protocol> messages;
+  for (int i = 0; i < 5; ++i) {
+    messages.emplace_back(std::in_place_type<move_only_message>, i);
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(*messages[static_cast<std::size_t>(i)]
+                   .get_if<move_only_message>()
+                   ->value,
+              i);
+  }
+}
+
+TEST(ProtocolTypeTest, InPlaceConstructionAnswersAsItBuilds) {
+  using add_in_place = std::in_place_type_t<msg::add>;
+  static_assert(std::is_constructible_v<protocol, add_in_place, std::uint64_t,
+                                        std::uint64_t>);
+  static_assert(std::is_constructible_v<protocol, add_in_place, unsigned>);
+  static_assert(std::is_constructible_v<protocol, add_in_place, msg::add>);
+  // Braces: a narrowing conversion does not compile, on every compiler.
+  static_assert(!std::is_constructible_v<protocol, add_in_place, int, int>);
+  static_assert(
+      !std::is_constructible_v<protocol, add_in_place, std::uint64_t, double>);
+  static_assert(!std::is_constructible_v<protocol, add_in_place, std::string>);
+  static_assert(!std::is_constructible_v<protocol, add_in_place, std::uint64_t,
+                                         std::uint64_t, std::uint64_t>);
+  static_assert(
+      std::is_constructible_v<protocol, std::in_place_type_t<msg::echo>,
+                              const char*>);
+  static_assert(
+      !std::is_constructible_v<protocol, std::in_place_type_t<msg::echo>, int>);
+  const protocol p(std::in_place_type<msg::add>, std::uint64_t{5}, 6U);
+  EXPECT_EQ(p, protocol(msg::add{5, 6}));
+}
+
+// A resource that overwrites every block it takes back (as a reusing
+// allocator would): reading freed memory gives 0xdd bytes, not the value.
+class scribbling_resource final : public std::pmr::memory_resource {
+  void* do_allocate(std::size_t bytes, std::size_t alignment) override {
+    return std::pmr::new_delete_resource()->allocate(bytes, alignment);
+  }
+  void do_deallocate(void* p, std::size_t bytes,
+                     std::size_t alignment) override {
+    std::memset(p, 0xdd, bytes);
+    std::pmr::new_delete_resource()->deallocate(p, bytes, alignment);
+  }
+  [[nodiscard]] bool do_is_equal(
+      const std::pmr::memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+};
+
+struct tree_node;
+using tree = protopool::basic_protocol<msg::add, tree_node>;
+struct tree_node {
+  protopool::box<tree> child;
+};
+
+TEST(ProtocolSemanticsTest, MoveAssignmentFromAProtocolItsMessageOwns) {
+  scribbling_resource resource;
+  tree t(std::allocator_arg, &resource, std::in_place_type<tree_node>);
+  t.get_if<tree_node>()->child =
+      protopool::make_box<tree>(&resource, msg::add{5, 6});
+  // Another type, one resource: the node (and the box holding the source)
+  // is destroyed only after the source has been moved out.
+  t = std::move(*t.get_if<tree_node>()->child);
+  ASSERT_TRUE(t.holds<msg::add>());
+  EXPECT_EQ(t.get_if<msg::add>()->left, 5U);
+  EXPECT_EQ(t.get_if<msg::add>()->right, 6U);
 }
 
 TEST(ProtocolSemanticsTest, EqualityComparesTypeAndValueNotResource) {

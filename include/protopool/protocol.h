@@ -91,15 +91,34 @@ template <class T>
 inline constexpr bool is_allocator_aware =
     std::uses_allocator_v<T, std::pmr::polymorphic_allocator<>>;
 
-/// True if `T` cannot be built from `Args...` with parentheses but can with
-/// braces: an aggregate such as `msg::add` given its fields (clang 14 has no
+/// True if a `T` is built from `Args...` with braces: an aggregate such as
+/// `msg::add`, given anything but one `T` to copy or move. Braces on every
+/// compiler, so a narrowing conversion is a compile error everywhere (g++
+/// would otherwise take parentheses, which allow it; clang 14 has no
 /// parenthesized aggregate initialization).
 template <class T, class... Args>
-inline constexpr bool needs_braces =
-    !std::is_constructible_v<T, Args...> && std::is_aggregate_v<T> &&
-    requires(Args && ... args) {
-  T{std::forward<Args>(args)...};
-};
+inline constexpr bool brace_initialized =
+    std::is_aggregate_v<T> &&
+    !(sizeof...(Args) == 1 &&
+      (std::is_same_v<std::remove_cvref_t<Args>, T> && ...));
+
+/// True if `with_construction_args<T>` can build a `T` from `Args...`: with
+/// braces (above), or by uses-allocator construction with a
+/// `polymorphic_allocator<>` ([allocator.uses.construction]).
+template <class T, class... Args>
+consteval bool builds_using_resource() {
+  using alloc = const std::pmr::polymorphic_allocator<>&;
+  if constexpr (brace_initialized<T, Args...>) {
+    return requires(Args && ... args) { T{std::forward<Args>(args)...}; };
+  } else if constexpr (is_allocator_aware<T>) {
+    return std::is_constructible_v<T, std::allocator_arg_t, alloc, Args...> ||
+           std::is_constructible_v<T, Args..., alloc>;
+  } else {
+    return std::is_constructible_v<T, Args...>;
+  }
+}
+template <class T, class... Args>
+concept constructible_using_resource = builds_using_resource<T, Args...>();
 
 /// Calls `f` with the arguments that build a `T` from `args` using the
 /// resource of `alloc` (uses-allocator construction), and returns its result
@@ -107,7 +126,7 @@ inline constexpr bool needs_braces =
 template <class T, class F, class... Args>
 decltype(auto) with_construction_args(
     F&& f, const std::pmr::polymorphic_allocator<>& alloc, Args&&... args) {
-  if constexpr (needs_braces<T, Args...>) {
+  if constexpr (brace_initialized<T, Args...>) {
     return std::forward<F>(f)(T{std::forward<Args>(args)...});
   } else {
     return std::apply(std::forward<F>(f),
@@ -156,8 +175,9 @@ concept streamable = requires(std::ostream& out, const M& message) {
 /// move constructor may throw (`noexcept(false)`) can throw at that step
 /// too, after the old message is gone: the protocol is then valueless, as
 /// a `std::variant` is (`valueless_by_exception()` is true, `index()` is
-/// `std::variant_npos`, `visit` throws `std::bad_variant_access`) until
-/// something is assigned or emplaced. The messages of `protocol` all move
+/// `std::variant_npos`, `visit` throws `std::bad_variant_access`, a copy
+/// or a move of it is valueless too) until something is assigned or
+/// emplaced. The messages of `protocol` all move
 /// without throwing.
 ///
 /// A default-constructed protocol holds a value-initialized first message.
@@ -175,6 +195,8 @@ class basic_protocol {
 
   template <class M>
   static constexpr bool is_message = detail::is_one_of<M, Messages...>;
+  static constexpr bool copyable =
+      (std::is_copy_constructible_v<Messages> && ...);
 
  public:
   using allocator_type = std::pmr::polymorphic_allocator<>;
@@ -190,48 +212,54 @@ class basic_protocol {
   /// is the default one), made with the default resource. Implicit, as
   /// `std::variant`'s converting constructor.
   template <class M>
-  requires is_message<std::remove_cvref_t<M>> basic_protocol(
-      M&& message)  // NOLINT(google-explicit-constructor)
+  requires is_message<std::remove_cvref_t<M>> &&
+      detail::constructible_using_resource<std::remove_cvref_t<M>, M>
+      basic_protocol(M&& message)  // NOLINT(google-explicit-constructor)
       : basic_protocol(std::allocator_arg, allocator_type{},
                        std::forward<M>(message)) {}
 
   /// Holds a copy of `message` made with `alloc` (a move if `message` is an
   /// rvalue already in that resource).
   template <class M>
-  requires is_message<std::remove_cvref_t<M>> basic_protocol(
-      std::allocator_arg_t, const allocator_type& alloc, M&& message)
+  requires is_message<std::remove_cvref_t<M>> &&
+      detail::constructible_using_resource<std::remove_cvref_t<M>, M>
+      basic_protocol(std::allocator_arg_t, const allocator_type& alloc,
+                     M&& message)
       : allocator_(alloc),
         message_(make_message<std::remove_cvref_t<M>>(
             allocator_, std::forward<M>(message))) {}
 
   /// Holds an `M` made from `args` with the default resource.
   template <class M, class... Args>
-  requires is_message<M>
+  requires is_message<M> && detail::constructible_using_resource<M, Args...>
   explicit basic_protocol(std::in_place_type_t<M> type, Args&&... args)
       : basic_protocol(std::allocator_arg, allocator_type{}, type,
                        std::forward<Args>(args)...) {}
 
   /// Holds an `M` made from `args` by uses-allocator construction with
-  /// `alloc` (an aggregate `M` is brace-initialized from `args`).
+  /// `alloc` (an aggregate `M` is brace-initialized from `args`, so a
+  /// narrowing conversion does not compile).
   template <class M, class... Args>
-  requires is_message<M> basic_protocol(std::allocator_arg_t,
-                                        const allocator_type& alloc,
-                                        std::in_place_type_t<M>, Args&&... args)
+  requires is_message<M> && detail::constructible_using_resource<M, Args...>
+  basic_protocol(std::allocator_arg_t, const allocator_type& alloc,
+                 std::in_place_type_t<M>, Args&&... args)
       : allocator_(alloc),
         message_(make_message<M>(allocator_, std::forward<Args>(args)...)) {}
 
   /// Copies `other`'s message into the default resource (as a pmr
   /// container's copy constructor does).
-  basic_protocol(const basic_protocol& other)
+  basic_protocol(const basic_protocol& other) requires copyable
       : basic_protocol(std::allocator_arg, allocator_type{}, other) {}
 
   /// Copies `other`'s message into the resource of `alloc`.
   basic_protocol(std::allocator_arg_t, const allocator_type& alloc,
-                 const basic_protocol& other)
-      : allocator_(alloc), message_(copy_message(allocator_, other.message_)) {}
+                 const basic_protocol& other) requires copyable
+      : allocator_(alloc),
+        message_(copy_message(allocator_, other.message_)) {}
 
   /// The same, in the trailing-allocator form of the std containers.
-  basic_protocol(const basic_protocol& other, const allocator_type& alloc)
+  basic_protocol(const basic_protocol& other,
+                 const allocator_type& alloc) requires copyable
       : basic_protocol(std::allocator_arg, alloc, other) {}
 
   /// Takes `other`'s message and resource; `other` keeps a moved-from
@@ -255,7 +283,8 @@ class basic_protocol {
   /// protocol's resource (which does not change). If that throws, `*this`
   /// is unchanged when the message types differ (unless the new type's
   /// move constructor throws: see the class comment).
-  basic_protocol& operator=(const basic_protocol& other) {
+  basic_protocol& operator=(const basic_protocol& other) requires(
+      copyable && (std::is_copy_assignable_v<Messages> && ...)) {
     if (this != &other) {
       assign(other.message_);
     }
@@ -270,10 +299,16 @@ class basic_protocol {
       (std::is_nothrow_move_assignable_v<Messages> && ...) &&
       !(detail::is_allocator_aware<Messages> || ...)) {
     if (this != &other) {
-      if (allocator_ == other.allocator_) {
-        message_ = std::move(other.message_);
-      } else {
+      if (allocator_ != other.allocator_) {
         assign(std::move(other.message_));
+      } else if (message_.index() == other.message_.index()) {
+        message_ = std::move(other.message_);  // the message's own move
+      } else {
+        // Moved out first: `other` may be owned by the message this
+        // protocol holds (`p = std::move(*p.get_if<node>()->child)`),
+        // which the variant destroys before it moves in a new type.
+        variant_type taken(std::move(other.message_));
+        message_ = std::move(taken);
       }
     }
     return *this;
@@ -281,8 +316,9 @@ class basic_protocol {
 
   /// Replaces the message with `message`, made in this protocol's resource.
   template <class M>
-  requires is_message<std::remove_cvref_t<M>> basic_protocol& operator=(
-      M&& message) {
+  requires is_message<std::remove_cvref_t<M>> &&
+      detail::constructible_using_resource<std::remove_cvref_t<M>, M>
+          basic_protocol& operator=(M&& message) {
     emplace<std::remove_cvref_t<M>>(std::forward<M>(message));
     return *this;
   }
@@ -294,7 +330,8 @@ class basic_protocol {
   /// message is kept (if `M`'s move constructor throws, the protocol is
   /// valueless: see the class comment).
   template <class M, class... Args>
-  requires is_message<M> M& emplace(Args&&... args) {
+  requires is_message<M> && detail::constructible_using_resource<M, Args...> M&
+  emplace(Args&&... args) {
     // Built first, in our resource, so a throw changes nothing; the move
     // into place stays within that resource.
     message_ = make_message<M>(allocator_, std::forward<Args>(args)...);
@@ -416,8 +453,12 @@ class basic_protocol {
 
   // Builds a variant holding a copy (or, from an rvalue, a move) of the
   // message in `source`, made with `alloc`.
+  // A valueless source gives a valueless copy, as a variant's copy does.
   template <class V>
   static variant_type copy_message(const allocator_type& alloc, V&& source) {
+    if (source.valueless_by_exception()) {
+      return variant_type(std::forward<V>(source));
+    }
     return std::visit(
         [&alloc](auto&& message) {
           using message_type = std::remove_cvref_t<decltype(message)>;
@@ -433,7 +474,9 @@ class basic_protocol {
   // `*this` unchanged, then moved in (a move within one resource).
   template <class V>
   void assign(V&& source) {
-    if (message_.index() == source.index()) {
+    if (source.valueless_by_exception()) {
+      message_ = std::forward<V>(source);  // valueless too, as a variant
+    } else if (message_.index() == source.index()) {
       std::visit(
           [this](auto&& message) {
             using message_type = std::remove_cvref_t<decltype(message)>;
