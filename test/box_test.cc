@@ -21,6 +21,7 @@
 #include <protopool/test_resource.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory_resource>
 #include <new>
 #include <stdexcept>
@@ -319,6 +320,26 @@ TEST_F(BoxLifetimeTest, MoveAssignmentFromABoxTheOldObjectOwns) {
   EXPECT_EQ(head.resource(), nullptr);
   EXPECT_EQ(resource_.blocks_outstanding(), 0u);
   EXPECT_EQ(resource_.mismatches(), 0u);
+}
+
+template <class T, class... Args>
+constexpr bool boxable = requires(std::pmr::memory_resource* resource,
+                                  Args&&... args) {
+  make_box<T>(resource, std::forward<Args>(args)...);
+};
+
+TEST(BoxTypeTest, MakeBoxAcceptsExactlyTheArgumentsThatBuildTheObject) {
+  static_assert(boxable<msg::add, std::uint64_t, unsigned>);
+  static_assert(boxable<msg::add, const msg::add&>);
+  static_assert(boxable<msg::echo, const char*>);
+  static_assert(boxable<protocol, msg::add>);
+  // An aggregate is brace-initialized: no narrowing, no extra fields.
+  static_assert(!boxable<msg::add, int, int>);
+  static_assert(!boxable<msg::add, std::uint64_t, double>);
+  static_assert(!boxable<msg::add, std::uint64_t, std::uint64_t, int>);
+  static_assert(!boxable<msg::echo, int>);
+  static_assert(!boxable<protocol, std::string>);
+  SUCCEED();
 }
 
 TEST_F(BoxLifetimeTest, BoxOfAConstObjectReturnsItsMemory) {

@@ -731,11 +731,14 @@ static_assert(sizeof(box<protocol>) <= 2 * sizeof(void*),
 /// builds a `T` there from `args` and returns it boxed. An allocator-aware
 /// `T` (a `protocol`, `msg::echo`) is built by uses-allocator construction
 /// with `resource`, so its payload lives there too; an aggregate is
-/// brace-initialized from `args` if it has no matching constructor. If the
+/// brace-initialized from `args` (anything but one `T` to copy or move),
+/// so a narrowing conversion does not compile. Takes part in overload
+/// resolution only if `T` can be built so from `args`. If the
 /// construction throws, the memory is returned to `resource` and the
 /// exception propagates. Behaviour is undefined unless `resource` is a
 /// valid resource that outlives the box.
 template <class T, class... Args>
+requires detail::constructible_using_resource<T, Args...>
 [[nodiscard]] box<T> make_box(std::pmr::memory_resource* resource,
                               Args&&... args) {
   void* const memory = resource->allocate(sizeof(T), alignof(T));
