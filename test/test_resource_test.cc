@@ -406,7 +406,7 @@ TEST(TestResourceDeathTest, UpstreamMayCallTheResource) {
         resource.deallocate(b, 8, 8);
         // blocks_in_use seen: 0 and 1 before the allocations, 1 and 0 after
         // each block left the table.
-        std::exit(upstream.seen == 2 && resource.blocks_in_use() == 0 ? 0 : 1);
+        std::_Exit(upstream.seen == 2 && resource.blocks_in_use() == 0 ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "");
 }
