@@ -115,8 +115,7 @@ std::size_t checked_slot_index(const char* pool_kind, const void* pool,
                                std::size_t offset, std::size_t stride,
                                const void* p) noexcept {
   if (offset % stride != 0) {
-    diagnose(pool_kind, pool,
-             "deallocate of a pointer inside a slot, not at its start:", p);
+    diagnose(pool_kind, pool, inside_slot_diagnosis, p);
   }
   return offset / stride;
 }

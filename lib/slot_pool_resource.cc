@@ -523,7 +523,16 @@ void slot_pool_resource::deallocate_slot_instrumented(
   }
   // The tools see the free first: a double free, or a free of a slot never
   // handed out, is their report, with the stack of this call.
-  detail::tool_slot_freeing(kind, *this, p);
+  detail::tool_slot_freeing(kind, this, p, [this, p] {
+    const chunk_header* const chunk = find_chunk(p);
+    return detail::bad_free_diagnosis(
+        chunk != nullptr,
+        chunk == nullptr
+            ? 0
+            : static_cast<std::size_t>(static_cast<const std::byte*>(p) -
+                                       chunk->first_slot),
+        stride_);
+  });
   if (PROTOPOOL_CHECKED) {
     const chunk_header* chunk = find_chunk(p);
     if (chunk == nullptr) {
@@ -613,8 +622,18 @@ void slot_pool_resource::keep_chunks_with_leaked_slots() noexcept {
   } else {
     detail::tool_pool_destroyed(this);
   }
+  // Nothing in the pool object may point into a kept chunk: if the pool's
+  // own storage outlives it (a static, a std::optional member),
+  // LeakSanitizer would scan these pointers and call the chunk reachable.
   chunks_ = nullptr;
   free_list_ = nullptr;
+  bump_ = nullptr;
+  bump_end_ = nullptr;
+#if PROTOPOOL_INSTRUMENTED
+  last_found_ = nullptr;
+  quarantine_oldest_ = nullptr;
+  quarantine_newest_ = nullptr;
+#endif
 }
 
 }  // namespace protopool

@@ -4,7 +4,8 @@
 //   beyond the requested size (through memory_resource and through
 //   slot_allocator<T>: the bytes past the T), false for the requested
 //   bytes of a live slot; a read of a freed slot dies with ASan's
-//   use-after-poison report.
+//   use-after-poison report; a free inside a live slot's poisoned tail is
+//   named as such by the pool's line before ASan's report.
 // - valgrind (PROTOPOOL_VALGRIND and running under valgrind, else skipped):
 //   free and never-used slots are not addressable, live ones are.
 // - Every build: heavy churn that fills every live byte and checks it back
@@ -112,6 +113,23 @@ TEST(SlotPoolToolsDeathTest, AsanReportsUseAfterFreeInAPoolSlot) {
         pool.deallocate(const_cast<int*>(p), 32, 8);
         std::fprintf(stderr, "%d\n", *p);  // use after free
       },
+      "AddressSanitizer: use-after-poison");
+#endif
+}
+
+TEST(SlotPoolToolsDeathTest, AsanNamesAFreeInsideALiveSlot) {
+#if !PROTOPOOL_ASAN
+  GTEST_SKIP() << "the library is not built with AddressSanitizer";
+#else
+  // p + 16 is past the 4 bytes asked for, so poisoned: the pool's line
+  // says what it is (not a double free), then ASan reports it.
+  EXPECT_DEATH(
+      {
+        slot_pool_resource pool(slot_pool_options{.slot_size = 32});
+        auto* p = static_cast<char*>(pool.allocate(4, 4));
+        pool.deallocate(p + 16, 4, 4);
+      },
+      "inside a slot, not at its start(.|\n)*"
       "AddressSanitizer: use-after-poison");
 #endif
 }

@@ -37,6 +37,7 @@
 // - SynchronizedSlotPoolToolsTest: destruction with a leaked slot keeps only
 //   that slot's chunk while a memory checker watches, returns all without;
 //   release() returns all; LeakSanitizer reports the leak (ASan builds);
+//   a free inside a live slot is named as such before ASan's report;
 //   valgrind's mempool is gone before chunks go back (under valgrind).
 // - SynchronizedSlotPoolQuarantineTest (instrumented builds): with
 //   PROTOPOOL_QUARANTINE=K a freed slot comes back after K other frees;
@@ -1700,6 +1701,21 @@ TEST_F(SynchronizedSlotPoolToolsTest, LeakSanitizerReportsALeakedSlot) {
       ::testing::ExitedWithCode(0),
       "LeakSanitizer: detected memory leaks(.|\n)*"
       "leak_a_slot_of_a_synchronized_pool");
+#endif
+}
+
+TEST_F(SynchronizedSlotPoolToolsTest, AsanNamesAFreeInsideALiveSlot) {
+#if !PROTOPOOL_ASAN
+  GTEST_SKIP() << "the library is not built with AddressSanitizer";
+#else
+  EXPECT_DEATH(
+      {
+        synchronized_slot_pool_resource pool({.slot_size = 32});
+        auto* p = static_cast<char*>(pool.allocate(4, 4));
+        pool.deallocate(p + 16, 4, 4);
+      },
+      "inside a slot, not at its start(.|\n)*"
+      "AddressSanitizer: use-after-poison");
 #endif
 }
 

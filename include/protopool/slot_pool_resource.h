@@ -46,7 +46,8 @@ struct slot_pool_options {
   /// Largest alignment served from a slot. Must be a power of two.
   std::size_t slot_alignment = alignof(std::max_align_t);
   /// Slots carved in one upstream call at construction: no further upstream
-  /// call happens until they are all in use.
+  /// call happens until they are all in use (or, with
+  /// `PROTOPOOL_QUARANTINE`, in use or quarantined).
   std::size_t initial_slots = 0;
   /// 0: grow without bound. Otherwise a hard capacity in slots; when it is
   /// reached, allocation throws `std::bad_alloc`. Must be 0 or
@@ -131,7 +132,12 @@ struct slot_pool_stats {
 /// whose size/alignment routes differently from the slot the pointer is in.
 /// Slots still in use when the pool is destroyed or `release()`d are
 /// reported on stderr (count and addresses).
-/// Release builds pay nothing for these checks.
+/// Release builds pay nothing for these checks. In AddressSanitizer builds
+/// a free of a poisoned address (a double free, a slot never handed out,
+/// a pointer inside a slot past its requested bytes) gets the same
+/// one-line diagnosis, then ASan's own report with the stack of the
+/// deallocation, and ends as ASan is configured (exit status 1 by default;
+/// `ASAN_OPTIONS=abort_on_error=1` aborts).
 ///
 /// Memory checkers: in checked, valgrind (`PROTOPOOL_VALGRIND`) and
 /// AddressSanitizer builds, free and never-handed-out slots are poisoned for

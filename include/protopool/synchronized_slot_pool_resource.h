@@ -126,6 +126,9 @@ namespace protopool {
 /// `std::abort()`: a double free (also across threads), a pointer the pool
 /// does not own, a pointer inside a slot but not at its start, a
 /// `deallocate` whose size/alignment routes differently from the slot.
+/// In AddressSanitizer builds a free of a poisoned address gets the same
+/// one-line diagnosis, then ASan's report, and ends as ASan is configured
+/// (exit status 1 by default), as in `slot_pool_resource`.
 /// As in `slot_pool_resource`, an alignment that is not a power of two is
 /// refused with `std::invalid_argument` when the request does not fit a
 /// slot (any build) and, in checked builds, when it does (otherwise

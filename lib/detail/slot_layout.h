@@ -78,6 +78,19 @@ inline constexpr const char* too_large_for_slot_diagnosis =
     "deallocate with a size/alignment too large for a slot, of a slot:";
 inline constexpr const char* double_free_diagnosis =
     "double free (or free of a slot never handed out):";
+inline constexpr const char* inside_slot_diagnosis =
+    "deallocate of a pointer inside a slot, not at its start:";
+
+/// What is wrong with a free the tools refused (a poisoned pointer): not in
+/// any chunk (`owned` false), inside a slot (`offset`, from the chunk's
+/// first slot, not a multiple of `stride`), or a slot that is not live.
+inline const char* bad_free_diagnosis(bool owned, std::size_t offset,
+                                      std::size_t stride) noexcept {
+  if (!owned) {
+    return not_owned_diagnosis;
+  }
+  return offset % stride != 0 ? inside_slot_diagnosis : double_free_diagnosis;
+}
 
 /// Returns the index of the slot `offset` bytes past the first slot of a
 /// chunk with slots `stride` apart. Diagnoses (and aborts) a pointer `p`

@@ -152,27 +152,28 @@ inline void tool_slot_allocated([[maybe_unused]] const void* pool,
 #endif
 }
 
-/// Slot `p` of `pool` (a `pool_kind`, with `owns()`) is being given back:
-/// the tools see the free before the pool looks at it, so a double free or
-/// a free of a slot never handed out is reported by the tool itself, with
-/// the stack of the deallocation. valgrind: the mempool forgets the slot
-/// (MEMPOOL_FREE), which makes it no-access; an address the pool never
-/// handed out, or freed already, is an "Invalid free()". ASan: a slot
-/// handed out has its first byte addressable, so a poisoned `p` is free,
-/// never handed out, or no live block at all, and ASan reports it. Follow
-/// with tool_slot_poisoned once the pool accepts the free.
-template <class Pool>
+/// Slot `p` of `pool` (a `pool_kind`) is being given back: the tools see
+/// the free before the pool looks at it, so a double free or a free of a
+/// slot never handed out is reported by the tool itself, with the stack of
+/// the deallocation. valgrind: the mempool forgets the slot (MEMPOOL_FREE),
+/// which makes it no-access; an address the pool never handed out, or
+/// freed already, is an "Invalid free()". ASan: a slot handed out has its
+/// first byte addressable, so a poisoned `p` is free, never handed out,
+/// inside a slot past its requested bytes, or no live block at all; the
+/// pool's one-line diagnosis (`diagnosis()`, called only then, says which)
+/// comes first, then ASan's report. Follow with tool_slot_poisoned once the
+/// pool accepts the free.
+template <class Diagnosis>
 inline void tool_slot_freeing([[maybe_unused]] const char* pool_kind,
-                              [[maybe_unused]] const Pool& pool,
-                              [[maybe_unused]] void* p) noexcept {
+                              [[maybe_unused]] const void* pool,
+                              [[maybe_unused]] void* p,
+                              [[maybe_unused]] Diagnosis diagnosis) noexcept {
 #if PROTOPOOL_VALGRIND
-  VALGRIND_MEMPOOL_FREE(&pool, p);
+  VALGRIND_MEMPOOL_FREE(pool, p);
 #endif
 #if PROTOPOOL_DETAIL_ASAN
   if (__asan_address_is_poisoned(p) != 0) [[unlikely]] {
-    tool_report_poisoned_free(
-        pool_kind, &pool,
-        pool.owns(p) ? double_free_diagnosis : not_owned_diagnosis, p);
+    tool_report_poisoned_free(pool_kind, pool, diagnosis(), p);
   }
 #endif
 }

@@ -2,9 +2,21 @@
 // Checked builds report it on stderr; under valgrind or ASan the pool keeps
 // the chunk holding it, so memcheck reports the slot as definitely lost
 // (with the stack of its allocation) and LeakSanitizer reports the chunk.
-#include <protopool/slot_pool_resource.h>
+//
+// Built three times (test/checkers/CMakeLists.txt): checker_leaked_slot,
+// a slot_pool_resource on the stack; with CHECKER_STATIC_POOL,
+// checker_static_leaked_slot, the pool in static storage (a
+// std::optional), which LeakSanitizer still scans at exit, so the
+// destroyed pool must not point into the chunk it kept; and
+// checker_sync_static_leaked_slot, the same with a
+// synchronized_slot_pool_resource whose slot leaks on another thread.
+#include <optional>
 
-#include <cstdio>
+#include "planted_bug.h"
+
+#ifndef CHECKER_STATIC_POOL
+#define CHECKER_STATIC_POOL 0
+#endif
 
 namespace {
 
@@ -14,16 +26,30 @@ namespace {
   // Forgotten: pool.deallocate(message, 24, 8);
 }
 
+#if CHECKER_STATIC_POOL
+std::optional<checker::pool_type> static_pool;
+#endif
+
 }  // namespace
 
 int main() {
+  const protopool::slot_pool_options options{.slot_size = 32,
+                                             .initial_slots = 4};
   {
-    protopool::slot_pool_resource pool(
-        protopool::slot_pool_options{.slot_size = 32, .initial_slots = 4});
+#if CHECKER_STATIC_POOL
+    checker::pool_type& pool = static_pool.emplace(options);
+#else
+    checker::pool_type pool(options);
+#endif
     void* kept = pool.allocate(32, 8);
-    leak_one_message(pool);
+    checker::on_the_bug_thread([&pool] { leak_one_message(pool); });
     pool.deallocate(kept, 32, 8);
+#if CHECKER_STATIC_POOL
+    static_pool.reset();
+#endif
   }
-  std::puts("leaked_slot: done");
+  std::printf("%sleaked_slot: done\n", CHECKER_SYNCHRONIZED  ? "sync_static_"
+                                       : CHECKER_STATIC_POOL ? "static_"
+                                                             : "");
   return 0;
 }
