@@ -129,6 +129,12 @@ struct synchronized_slot_pool_resource::heap {
   // Under mutex_.
   heap* next_abandoned = nullptr;
   bool abandoned = false;
+  // Set (under mutex_, while abandoned) once absorb_abandoned gave this
+  // heap's chunks to another heap: a free that read the old owner may still
+  // push a slot it no longer owns onto `remote`, so whoever takes that list
+  // from now on sorts it (keep_own). Read by the thread owning the heap,
+  // which adopted it under mutex_.
+  bool gave_chunks_away = false;
   // Immutable once the heap is published in all_heaps_.
   heap* next_heap = nullptr;
   // MPSC: any thread pushes (CAS), the owner takes all (exchange).
@@ -438,7 +444,9 @@ void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
       check_free(p);
     }
     detail::tool_slot_poisoned(p, stride_);
-    heap* const owner = segment_of(p)->owner.load(std::memory_order_relaxed);
+    // Acquire: pairs with absorb_abandoned's release store, so the new
+    // owner heap (made on another thread) is seen whole.
+    heap* const owner = segment_of(p)->owner.load(std::memory_order_acquire);
     // The likely path falls through: no taken jump before the push.
     heap* self = nullptr;
     if (tl_last.id == id_) [[likely]] {
@@ -544,6 +552,9 @@ void* synchronized_slot_pool_resource::take_slot(heap* h) {
   if (slot == nullptr) {
     // Take every slot other threads gave back, in one go.
     slot = h->remote.exchange(nullptr, std::memory_order_acquire);
+    if (h->gave_chunks_away) [[unlikely]] {
+      slot = keep_own(h, slot);
+    }
   }
   if (slot != nullptr) {
     h->local = detail::read_link(slot);
@@ -629,10 +640,6 @@ void synchronized_slot_pool_resource::absorb_abandoned(heap* into) {
     } else if (remote != nullptr) {
       detail::write_link(list_tail(list), remote);
     }
-    if (list != nullptr) {
-      detail::write_link(list_tail(list), into->local);
-      into->local = list;
-    }
     if (from_has_bump) {
       into->bump_chunk = from->bump_chunk;
       into->bump_next = from->bump_next;
@@ -640,18 +647,51 @@ void synchronized_slot_pool_resource::absorb_abandoned(heap* into) {
       from->bump_next = 0;
     }
     // `from` is empty: frees of its slots go to `into` from now on. A free
-    // that read the old owner still pushes onto `from`, which the next
-    // absorb or adoption drains.
+    // that read the old owner (or a batch held back since) still pushes
+    // onto `from`: whoever takes `from`'s list later sorts it (keep_own).
     for (segment_header* chunk : chunks_) {
       if (chunk->owner.load(std::memory_order_relaxed) != from) {
         continue;
       }
       for (std::size_t i = 0; i < chunk->segments; ++i) {
         reinterpret_cast<segment_header*>(chunk->base() + i * segment_bytes_)
-            ->owner.store(into, std::memory_order_relaxed);
+            ->owner.store(into, std::memory_order_release);
       }
     }
+    from->gave_chunks_away = true;
+    // After the owner change: the slots `into` now owns stay, any other
+    // (an earlier stale push onto `from`) goes to its owner.
+    list = keep_own(into, list);
+    if (list != nullptr) {
+      detail::write_link(list_tail(list), into->local);
+      into->local = list;
+    }
   }
+}
+
+// Returns the slots of `list` that `h` owns, in order; hands every other
+// one (freed by a thread that read an owner since absorbed) to its owner's
+// remote list, one by one.
+void* synchronized_slot_pool_resource::keep_own(heap* h, void* list) noexcept {
+  void* kept = nullptr;
+  void* kept_tail = nullptr;
+  while (list != nullptr) {
+    void* const next = detail::read_link(list);
+    heap* const owner = segment_of(list)->owner.load(std::memory_order_acquire);
+    if (owner == h) {
+      detail::write_link(list, nullptr);
+      if (kept_tail == nullptr) {
+        kept = list;
+      } else {
+        detail::write_link(kept_tail, list);
+      }
+      kept_tail = list;
+    } else {
+      push_remote(owner, list, list);
+    }
+    list = next;
+  }
+  return kept;
 }
 
 // A free that is not a plain push onto this thread's own list: a slot of
@@ -717,7 +757,7 @@ void synchronized_slot_pool_resource::release_oldest_quarantined(
   }
   --h->quarantined;
   // The owner now, not at the free: its heap may have been absorbed since.
-  route_free(h, segment_of(oldest)->owner.load(std::memory_order_relaxed),
+  route_free(h, segment_of(oldest)->owner.load(std::memory_order_acquire),
              oldest);
 }
 

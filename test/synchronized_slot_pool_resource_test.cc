@@ -72,6 +72,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <semaphore>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -1123,6 +1124,57 @@ TEST(SynchronizedSlotPoolThreadTest, OwnFreesStayLifoAfterTakingInExitedHeaps) {
   for (void* p : held) {
     pool.deallocate(p, 32, 8);
   }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+}
+
+TEST(SynchronizedSlotPoolThreadTest,
+     OwnFreesStayLifoOnAHeapThatGaveItsChunksAway) {
+  // A free held back for an exited thread's heap reaches that heap only
+  // after another heap took its chunks; a thread then adopts the emptied
+  // heap. Its own frees must still come back to it, last in first out.
+  synchronized_slot_pool_resource pool({.slot_size = 16});
+  std::vector<void*> mine;
+  for (int i = 0; i < 16; ++i) {
+    mine.push_back(pool.allocate(16, 8));  // this heap's first chunk used up
+  }
+  std::binary_semaphore f_ready{0}, s_made{0}, s_freed{0}, grown{0}, flushed{0},
+      done{0};
+  void* s = nullptr;
+  std::thread f([&] {  // a live thread with a heap of its own
+    void* own = pool.allocate(16, 8);
+    f_ready.release();
+    s_made.acquire();
+    pool.deallocate(s, 16, 8);  // for A's heap: held back in f
+    s_freed.release();
+    grown.acquire();
+    pool.deallocate(mine[0], 16, 8);  // another heap: hands s over to A's
+    flushed.release();
+    done.acquire();
+    pool.deallocate(own, 16, 8);
+  });
+  f_ready.acquire();
+  std::thread([&] { s = pool.allocate(16, 8); }).join();  // A exits
+  s_made.release();
+  s_freed.acquire();
+  void* grown_slot = pool.allocate(16, 8);  // takes in A's heap and chunk
+  grown.release();
+  flushed.acquire();
+  void* first = nullptr;
+  void* second = nullptr;
+  std::thread([&] {  // adopts A's emptied heap
+    first = pool.allocate(16, 8);
+    pool.deallocate(first, 16, 8);
+    second = pool.allocate(16, 8);
+    pool.deallocate(second, 16, 8);
+  })
+      .join();
+  EXPECT_EQ(second, first);
+  done.release();
+  f.join();
+  for (std::size_t i = 1; i < mine.size(); ++i) {
+    pool.deallocate(mine[i], 16, 8);
+  }
+  pool.deallocate(grown_slot, 16, 8);
   EXPECT_EQ(pool.stats().slots_in_use, 0u);
 }
 

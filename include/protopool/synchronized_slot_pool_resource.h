@@ -79,9 +79,10 @@ namespace protopool {
 ///   that of `slot_pool_resource` (`slot_stride()`).
 /// - Slots freed on the thread that allocated them are reused last-in
 ///   first-out by that thread. A thread hands the slots it frees for another
-///   thread's heap over in batches of 32, and the rest when it next needs a
-///   new slot itself, frees for a different heap, or exits; the allocating
-///   thread takes all that were handed over when its local list runs empty.
+///   thread's heap over in batches of 32, and the rest when its own free
+///   list next runs empty, it frees for a different heap, or it exits; the
+///   allocating thread takes all that were handed over when its local list
+///   runs empty.
 ///   So up to 31 freed slots per thread wait in that thread until then:
 ///   counted as free in `stats()`, but not yet reusable.
 /// - Each heap grows on its own: when it has no free slot it takes a chunk
@@ -255,6 +256,7 @@ class synchronized_slot_pool_resource final : public std::pmr::memory_resource {
   [[nodiscard]] void* grow(heap* h);
   [[nodiscard]] void* carve(heap* h);
   void absorb_abandoned(heap* into);
+  [[nodiscard]] void* keep_own(heap* h, void* list) noexcept;
   void add_chunk(heap* h, std::size_t slots);
   void release_chunks() noexcept;
   void return_chunk(segment_header* chunk) noexcept;
