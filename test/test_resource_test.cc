@@ -287,38 +287,37 @@ TEST(TestResourceTest, ExerciseCatchesALeakOnASwallowedFailurePath) {
   resource.deallocate(leaked.front(), 8, 8);
 }
 
-TEST(TestResourceTest, ExercisePropagatesABadAllocItDidNotInject) {
+// Runs exercise_every_allocation_failure over `operation(resource)`, which
+// throws a std::bad_alloc the resource did not inject: it must come out of
+// the first run, with the limit turned off.
+template <class Operation>
+void expect_foreign_bad_alloc_propagates(Operation operation) {
   test_resource resource;
   int runs = 0;
-  EXPECT_THROW(protopool::exercise_every_allocation_failure(
-                   resource,
-                   [&] {
-                     ++runs;
-                     (void)std::pmr::null_memory_resource()->allocate(8, 8);
-                   }),
-               std::bad_alloc);
+  EXPECT_THROW(
+      protopool::exercise_every_allocation_failure(resource,
+                                                   [&] {
+                                                     ++runs;
+                                                     operation(resource);
+                                                   }),
+      std::bad_alloc);
   EXPECT_EQ(runs, 1);
   EXPECT_LT(resource.allocation_limit(), 0);
 }
 
-TEST(TestResourceTest, ExercisePropagatesAForeignBadAllocAfterACaughtFailure) {
+TEST(TestResourceTest, ExercisePropagatesABadAllocItDidNotInject) {
+  expect_foreign_bad_alloc_propagates([](test_resource&) {
+    (void)std::pmr::null_memory_resource()->allocate(8, 8);
+  });
   // The operation catches the injected failure, and its fallback then
   // meets a real shortage: that one is not the resource's to swallow.
-  test_resource resource;
-  int runs = 0;
-  EXPECT_THROW(protopool::exercise_every_allocation_failure(
-                   resource,
-                   [&] {
-                     ++runs;
-                     try {
-                       resource.deallocate(resource.allocate(8, 8), 8, 8);
-                     } catch (const std::bad_alloc&) {
-                       (void)std::pmr::null_memory_resource()->allocate(8, 8);
-                     }
-                   }),
-               std::bad_alloc);
-  EXPECT_EQ(runs, 1);
-  EXPECT_LT(resource.allocation_limit(), 0);
+  expect_foreign_bad_alloc_propagates([](test_resource& resource) {
+    try {
+      resource.deallocate(resource.allocate(8, 8), 8, 8);
+    } catch (const std::bad_alloc&) {
+      (void)std::pmr::null_memory_resource()->allocate(8, 8);
+    }
+  });
 }
 
 TEST(TestResourceTest, ExercisePropagatesAnotherResourcesInjectedFailure) {
