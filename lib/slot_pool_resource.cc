@@ -526,12 +526,7 @@ void slot_pool_resource::deallocate_slot_instrumented(
   detail::tool_slot_freeing(kind, this, p, [this, p] {
     const chunk_header* const chunk = find_chunk(p);
     return detail::bad_free_diagnosis(
-        chunk != nullptr,
-        chunk == nullptr
-            ? 0
-            : static_cast<std::size_t>(static_cast<const std::byte*>(p) -
-                                       chunk->first_slot),
-        stride_);
+        p, chunk == nullptr ? nullptr : chunk->first_slot, stride_);
   });
   if (PROTOPOOL_CHECKED) {
     const chunk_header* chunk = find_chunk(p);

@@ -431,14 +431,10 @@ void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
     // or quarantined); a live slot reached this thread after the allocation
     // that made it addressable, so a legitimate free is never reported.
     detail::tool_slot_freeing(kind, this, p, [this, p] {
-      const segment_header* const segment = find_segment(p);
+      const auto* const segment =
+          reinterpret_cast<const std::byte*>(find_segment(p));
       return detail::bad_free_diagnosis(
-          segment != nullptr,
-          segment == nullptr
-              ? 0
-              : reinterpret_cast<std::uintptr_t>(p) -
-                    reinterpret_cast<std::uintptr_t>(segment) - segment_offset_,
-          stride_);
+          p, segment == nullptr ? nullptr : segment + segment_offset_, stride_);
     });
     if (PROTOPOOL_CHECKED) {
       check_free(p);

@@ -81,14 +81,18 @@ inline constexpr const char* double_free_diagnosis =
 inline constexpr const char* inside_slot_diagnosis =
     "deallocate of a pointer inside a slot, not at its start:";
 
-/// What is wrong with a free the tools refused (a poisoned pointer): not in
-/// any chunk (`owned` false), inside a slot (`offset`, from the chunk's
-/// first slot, not a multiple of `stride`), or a slot that is not live.
-inline const char* bad_free_diagnosis(bool owned, std::size_t offset,
+/// What is wrong with a free of `p` the tools refused (a poisoned
+/// pointer): in no chunk (`first_slot`, the first slot of the chunk or
+/// segment holding `p`, is null), inside a slot (not a multiple of `stride`
+/// past `first_slot`), or a slot that is not live.
+inline const char* bad_free_diagnosis(const void* p, const void* first_slot,
                                       std::size_t stride) noexcept {
-  if (!owned) {
+  if (first_slot == nullptr) {
     return not_owned_diagnosis;
   }
+  const auto offset =
+      static_cast<std::size_t>(static_cast<const std::byte*>(p) -
+                               static_cast<const std::byte*>(first_slot));
   return offset % stride != 0 ? inside_slot_diagnosis : double_free_diagnosis;
 }
 
