@@ -439,6 +439,15 @@ void slot_pool_resource::release_chunks() noexcept {
     upstream_->deallocate(chunk, chunk->bytes, chunk->alignment);
     chunk = next;
   }
+  forget_chunks();
+}
+
+// The pool holds no chunk, and nothing in it points into one: neither into
+// chunks returned to upstream nor into chunks kept for the memory checkers
+// (if the pool's storage outlives it, a static or a std::optional member,
+// LeakSanitizer would scan a stale pointer and call a kept chunk
+// reachable).
+void slot_pool_resource::forget_chunks() noexcept {
   chunks_ = nullptr;
   free_list_ = nullptr;
 #if PROTOPOOL_CHECKED
@@ -617,18 +626,7 @@ void slot_pool_resource::keep_chunks_with_leaked_slots() noexcept {
   } else {
     detail::tool_pool_destroyed(this);
   }
-  // Nothing in the pool object may point into a kept chunk: if the pool's
-  // own storage outlives it (a static, a std::optional member),
-  // LeakSanitizer would scan these pointers and call the chunk reachable.
-  chunks_ = nullptr;
-  free_list_ = nullptr;
-  bump_ = nullptr;
-  bump_end_ = nullptr;
-#if PROTOPOOL_INSTRUMENTED
-  last_found_ = nullptr;
-  quarantine_oldest_ = nullptr;
-  quarantine_newest_ = nullptr;
-#endif
+  forget_chunks();
 }
 
 }  // namespace protopool

@@ -270,6 +270,7 @@ class slot_pool_resource final : public std::pmr::memory_resource {
                                std::size_t alignment) noexcept;
   void add_chunk(std::size_t slots);
   void release_chunks() noexcept;
+  void forget_chunks() noexcept;
   void report_slots_in_use(const char* when) const noexcept;
   [[nodiscard]] const chunk_header* find_chunk(const void* p) const noexcept;
   [[nodiscard]] std::size_t carved_slots() const noexcept;
