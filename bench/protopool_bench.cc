@@ -744,7 +744,16 @@ void register_box_protocol() {
   });
 }
 
-// W2 with the pool (or resource) made in each iteration.
+// W2 with the pool (or resource) made in each iteration. The global
+// allocators have nothing to make: their `make` hands back a static empty
+// object, so their iteration is the batch alone, as it is for a user who
+// calls malloc (or new_delete_resource) and makes no pool.
+struct nothing_to_make {};
+nothing_to_make* make_nothing() {
+  static nothing_to_make nothing;
+  return &nothing;
+}
+
 void register_batch_inside() {
   const std::string workload = "W2_batch_100_inside";
   add(workload + "/floor", [](benchmark::State& s) {
@@ -755,14 +764,22 @@ void register_batch_inside() {
         },
         [](floor_free_list& floor) -> floor_free_list& { return floor; });
   });
-  add(workload + "/new_delete_resource", [](benchmark::State& s) {
-    batch_inside(
-        s, [] { return std::make_unique<int>(0); },
-        [](int&) {
-          return resource_source{
-              launder_pointer(std::pmr::new_delete_resource())};
-        });
+  add(workload + "/malloc", [](benchmark::State& s) {
+    batch_inside(s, make_nothing,
+                 [](nothing_to_make&) { return malloc_source{}; });
   });
+  add(workload + "/new_delete", [](benchmark::State& s) {
+    batch_inside(s, make_nothing,
+                 [](nothing_to_make&) { return new_source{}; });
+  });
+  add(workload + "/new_delete_resource", [](benchmark::State& s) {
+    batch_inside(s, make_nothing, [](nothing_to_make&) {
+      return resource_source{launder_pointer(std::pmr::new_delete_resource())};
+    });
+  });
+  if (PROTOPOOL_BENCH_GLOBAL_ONLY) {
+    return;
+  }
   add(workload + "/pool_static", [](benchmark::State& s) {
     batch_inside(
         s,
@@ -1349,9 +1366,7 @@ int main(int argc, char** argv) {
   register_message_workload("W1_box_one", box_one_workload{});
   register_message_workload("W2_batch_100_outside", batch_outside_workload{});
   register_box_protocol();
-  if (!PROTOPOOL_BENCH_GLOBAL_ONLY) {
-    register_batch_inside();
-  }
+  register_batch_inside();
   register_containers();
   register_memory();
   register_cross_thread();

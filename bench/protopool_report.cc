@@ -511,13 +511,14 @@ class report {
       speed_target(lines, w, "pool_virtual", "unsync_pool",
                    find(w, "glibc", "unsync_pool"), 6);
     }
-    for (const std::string w : {"W1_box_one", "W2_batch_100_outside"}) {
+    for (const std::string w :
+         {"W1_box_one", "W2_batch_100_outside", "W2_batch_100_inside"}) {
       std::string peer = "the fastest global malloc";
       const std::optional<double> best = best_global_peer(w, &peer);
       speed_target(lines, w, "pool_virtual", peer, best, 1.8);
     }
-    for (const std::string w :
-         {"W1_box_one", "W2_batch_100_outside", "W3_list_churn"}) {
+    for (const std::string w : {"W1_box_one", "W2_batch_100_outside",
+                                "W2_batch_100_inside", "W3_list_churn"}) {
       const std::optional<double> ns = find(w, "glibc", "pool_static");
       const std::optional<double> floor = find(w, "glibc", "floor");
       if (ns && floor) {
