@@ -8,6 +8,9 @@
 //   polymorphic_allocator (never propagate).
 // - std::list<T, slot_allocator<T>> and a std::pmr::list on one pool share
 //   it: stats count both, and a slot freed by one is reused by the other.
+// - construct() is uses-allocator construction with the pool, as
+//   polymorphic_allocator's: pmr strings in a list or a map's pairs take
+//   the pool as their resource; other elements are built from the args.
 // - Containers: list, map and vector churn against a model, with the pool
 //   empty at the end.
 #include <gtest/gtest.h>
@@ -20,6 +23,8 @@
 #include <memory_resource>
 #include <new>
 #include <random>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -215,6 +220,47 @@ TEST(SlotAllocatorTest, StaticAndPmrUsersShareOnePool) {
   generic.clear();
   EXPECT_EQ(pool.stats().slots_in_use, 0u);
   EXPECT_EQ(pool.stats().high_water, 20u);
+}
+
+TEST(SlotAllocatorTest, AllocatorAwareElementsTakeThePoolAsTheirResource) {
+  // As in a std::pmr container over the pool: the element's own memory
+  // comes from the same pool (here, oversize: through to upstream).
+  // 80 bytes: a list node of a pmr string (56) and a map node of a pair
+  // of int and pmr string (80) are slots; 101 characters are not.
+  counting_resource upstream;
+  slot_pool_resource pool(slot_pool_options{.slot_size = 80}, &upstream);
+  const std::string text(100, 'x');
+  {
+    std::list<std::pmr::string, slot_allocator<std::pmr::string>> strings{
+        slot_allocator<std::pmr::string>(pool)};
+    strings.emplace_back(text);
+    strings.push_back(strings.front());  // a copy is built in the pool too
+    for (const std::pmr::string& s : strings) {
+      EXPECT_EQ(s.get_allocator().resource(), &pool);
+      EXPECT_EQ(std::string_view(s), text);
+    }
+    EXPECT_EQ(pool.stats().slots_in_use, 2u);          // the two nodes
+    EXPECT_EQ(pool.stats().oversize_allocations, 2u);  // the two texts
+
+    // A map's node holds a pair: its second member gets the pool.
+    std::map<int, std::pmr::string, std::less<>,
+             slot_allocator<std::pair<const int, std::pmr::string>>>
+        map{slot_allocator<std::pair<const int, std::pmr::string>>(pool)};
+    map.emplace(1, text);
+    map.try_emplace(2, "short");
+    EXPECT_EQ(map.at(1).get_allocator().resource(), &pool);
+    EXPECT_EQ(map.at(2).get_allocator().resource(), &pool);
+    EXPECT_EQ(pool.stats().oversize_allocations, 3u);
+
+    // An element that is not allocator-aware is built from its arguments.
+    std::list<message, slot_allocator<message>> messages{
+        slot_allocator<message>(pool)};
+    messages.push_back({1, 2, 3});
+    EXPECT_EQ(messages.front().b, 3u);
+  }
+  EXPECT_EQ(pool.stats().slots_in_use, 0u);
+  // Every text went back to upstream; only the pool's chunks are held.
+  EXPECT_EQ(upstream.allocations - upstream.deallocations, pool.stats().chunks);
 }
 
 TEST(SlotAllocatorTest, ContainerChurnMatchesAModel) {

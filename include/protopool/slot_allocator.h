@@ -26,8 +26,11 @@
 
 #include <cstddef>
 #include <limits>
+#include <memory>
+#include <memory_resource>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 namespace protopool {
 
@@ -46,6 +49,14 @@ namespace protopool {
 ///   slot) goes through the pool's `memory_resource` interface with
 ///   `n * sizeof(T)` bytes and `alignof(T)`, so the pool's oversize policy
 ///   applies.
+/// - `construct` follows `std::pmr::polymorphic_allocator`: it builds the
+///   element by uses-allocator construction with the pool as its memory
+///   resource (`std::uninitialized_construct_using_allocator` with a
+///   `polymorphic_allocator` over the pool). So an allocator-aware element
+///   (`protocol`, `msg::echo`, `std::pmr::string`, a `std::pair` holding
+///   one, as a map's nodes do) takes its own memory from the same pool, as
+///   in a `std::pmr` container over the pool, and reads no default
+///   resource; any other element is built from the arguments alone.
 /// - Two allocators compare equal exactly when they use the same pool.
 /// - Propagation follows `std::pmr::polymorphic_allocator`: the allocator is
 ///   not propagated on container copy or move assignment nor on swap, so a
@@ -108,6 +119,16 @@ class slot_allocator {
       return;
     }
     pool_->deallocate(p, n * sizeof(T), alignof(T));
+  }
+
+  /// Builds a `U` at `p` from `args` by uses-allocator construction with
+  /// the pool as its memory resource (see the class comment). Whatever the
+  /// constructor throws propagates; `p` then holds no object.
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    std::uninitialized_construct_using_allocator(
+        p, std::pmr::polymorphic_allocator<U>(pool_),
+        std::forward<Args>(args)...);
   }
 
   /// Returns the pool this allocator takes memory from.
