@@ -75,6 +75,14 @@ check(pool_wins
     "holds only against glibc"
     "are raw, not normalized")
 
+check(pool_wins_everywhere
+  FILES report_pool_wins_everywhere.tsv
+  REQUIRED
+    "In every workload of this run the pool is at least 2x faster than new_delete_resource"
+  FORBIDDEN
+    "does not hold"
+    "holds only weakly")
+
 # Bad input: a clear message and exit status 1, never a crash or a report.
 # refused(<name> <expected message> <report arguments>...)
 function(refused name expected)
