@@ -51,7 +51,9 @@ check(pool_loses
     "| mimalloc:new_delete | 50.00 |"
     "| mimalloc:malloc | 4.00 |"
     "3 of 21 targets hold in this run"
-    "| W2_batch_100_inside: pool_virtual >= 1.8x faster than mimalloc:malloc | 1.17x (6.00 vs 7.00 ns; the floor: 2.33x) | MISS |"
+    # W2 inside's peer rows are scaled by W2 outside's floors (200/250),
+    # not by W2 inside's own (300/600), which time malloc too.
+    "| W2_batch_100_inside: pool_virtual >= 1.8x faster than mimalloc:malloc | 1.33x (6.00 vs 8.00 ns; the floor: 2.67x) | MISS |"
     "| W2_batch_100_inside: pool_static within 1.25x of the floor | 1.10x (3.30 vs 3.00 ns) | PASS |"
     "W7_cross_thread: only 1.50x faster than new_delete_resource (the floor: 2.00x)."
   FORBIDDEN
