@@ -165,15 +165,46 @@ class floor_free_list {
   std::byte* end_;
 };
 
+// Builds a container element at `p` as pmr containers (and slot_allocator)
+// do: by uses-allocator construction with `resource`, which the allocator
+// holds. The default `construct` would build each `protocol` with the
+// default resource, one get_default_resource() call per element (about 2 ns
+// in W3) that a pmr container does not make.
+template <class U, class... Args>
+void construct_with_resource(U* p, std::pmr::memory_resource* resource,
+                             Args&&... args) {
+  std::uninitialized_construct_using_allocator(
+      p, std::pmr::polymorphic_allocator<U>(resource),
+      std::forward<Args>(args)...);
+}
+
+// The global heap (operator new/delete, as std::allocator) for the
+// std_*_global_new rows, building elements as construct_with_resource does
+// with new_delete_resource.
+template <class T>
+struct global_new_allocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = global_new_allocator<U>;
+  };
+  std::pmr::memory_resource* elements = std::pmr::new_delete_resource();
+
+  global_new_allocator() = default;
+  template <class U>
+  global_new_allocator(const global_new_allocator<U>& other)  // NOLINT
+      : elements(other.elements) {}
+
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    construct_with_resource(p, elements, std::forward<Args>(args)...);
+  }
+};
+
 // The floor as a standard allocator, for containers: one node (of at most
 // SlotBytes, known at compile time) from the floor free list, arrays from
-// operator new. It builds elements as pmr containers and slot_allocator do,
-// by uses-allocator construction with a resource it holds, so a `protocol`
-// element costs the floor what it costs the pool. (With the default
-// `construct`, each protocol would call get_default_resource(): about 2 ns
-// per message in W3 that the pool's paths do not pay, so the "floor" was
-// no floor.) The elements' own memory (none for msg::add) would come from
-// new_delete_resource.
+// operator new. It builds elements with construct_with_resource, so a
+// `protocol` element costs the floor what it costs the pool; the elements'
+// own memory (none for msg::add) would come from new_delete_resource.
 template <class T, std::size_t SlotBytes>
 struct floor_allocator {
   using value_type = T;
@@ -192,9 +223,7 @@ struct floor_allocator {
 
   template <class U, class... Args>
   void construct(U* p, Args&&... args) {
-    std::uninitialized_construct_using_allocator(
-        p, std::pmr::polymorphic_allocator<U>(elements),
-        std::forward<Args>(args)...);
+    construct_with_resource(p, elements, std::forward<Args>(args)...);
   }
 
   T* allocate(std::size_t n) {
@@ -906,7 +935,7 @@ void register_containers() {
   // W3: list churn.
   constexpr std::size_t list_slot = list_node_bytes<protocol>;
   add("W3_list_churn/std_list_global_new", [](benchmark::State& s) {
-    std::list<protocol> list;
+    std::list<protocol, global_new_allocator<protocol>> list;
     list_churn(s, list);
   });
   register_resource_workload(
@@ -942,7 +971,7 @@ void register_containers() {
   // W4: map churn, std::map and absl::node_hash_map.
   constexpr std::size_t map_slot = map_node_bytes<value_pair>;
   add("W4_map_churn/std_map_global_new", [](benchmark::State& s) {
-    std_map<std::allocator<value_pair>> map;
+    std_map<global_new_allocator<value_pair>> map;
     map_churn(s, map);
   });
   add("W4_map_churn/floor", [](benchmark::State& s) {
@@ -960,7 +989,7 @@ void register_containers() {
       });
   add("W4_node_hash_map_churn/node_hash_map_global_new",
       [](benchmark::State& s) {
-        node_map<std::allocator<value_pair>> map;
+        node_map<global_new_allocator<value_pair>> map;
         map.reserve(churn_size);
         map_churn(s, map);
       });
