@@ -869,7 +869,11 @@ void register_batch_inside() {
   add(workload + "/monotonic", [](benchmark::State& s) {
     batch_inside(
         s,
-        [] { return std::make_unique<std::pmr::monotonic_buffer_resource>(); },
+        [] {
+          // Its first buffer holds the batch, as the pools' first chunk does.
+          return std::make_unique<std::pmr::monotonic_buffer_resource>(
+              batch_size * sizeof(message));
+        },
         [](std::pmr::monotonic_buffer_resource& monotonic) {
           return resource_source{launder_pointer(&monotonic)};
         });
@@ -962,7 +966,9 @@ void register_containers() {
       list_churn(s, list);
     });
     add("W3_list_churn/monotonic", [](benchmark::State& s) {
-      std::pmr::monotonic_buffer_resource monotonic;
+      // Its first buffer holds an iteration's nodes, as the pools' first
+      // chunk does.
+      std::pmr::monotonic_buffer_resource monotonic(churn_size * list_slot);
       std::pmr::list<protocol> list(launder_pointer(&monotonic));
       list_churn(s, list, [&monotonic] { monotonic.release(); });
     });
@@ -1034,7 +1040,10 @@ void register_containers() {
          const std::function<void()>&) { echo_payloads(s, resource); });
   if (!PROTOPOOL_BENCH_GLOBAL_ONLY) {
     add("W5_echo_payload/monotonic", [](benchmark::State& s) {
-      std::pmr::monotonic_buffer_resource monotonic;
+      // Its first buffer holds an iteration: the vector (batch_size
+      // protocols) and the payloads.
+      std::pmr::monotonic_buffer_resource monotonic(
+          batch_size * (sizeof(protocol) + payload.size() + 1));
       echo_payloads(s, launder_pointer(&monotonic), &monotonic);
     });
   }
