@@ -451,8 +451,9 @@ template <class Make, class SourceOf>
 // W3: list churn.
 
 template <class List>
-void list_churn(benchmark::State& state, List& list,
-                const std::function<void()>& after = {}) {
+[[gnu::always_inline]] inline void list_churn(
+    benchmark::State& state, List& list,
+    const std::function<void()>& after = {}) {
   for (auto _ : state) {
     for (std::size_t k = 0; k < churn_size; ++k) {
       list.emplace_back(msg::add{k, k + 1});
@@ -487,7 +488,8 @@ std::vector<std::uint64_t> churn_keys() {
 }
 
 template <class Map>
-void map_churn(benchmark::State& state, Map& map) {
+[[gnu::always_inline]] inline void map_churn(benchmark::State& state,
+                                             Map& map) {
   const std::vector<std::uint64_t> keys = churn_keys();
   for (auto _ : state) {
     for (std::uint64_t key : keys) {
@@ -513,8 +515,9 @@ using node_map =
 // ---------------------------------------------------------------------------
 // W5: echo messages with a payload.
 
-void echo_payloads(benchmark::State& state, std::pmr::memory_resource* resource,
-                   std::pmr::monotonic_buffer_resource* monotonic = nullptr) {
+[[gnu::always_inline]] inline void echo_payloads(
+    benchmark::State& state, std::pmr::memory_resource* resource,
+    std::pmr::monotonic_buffer_resource* monotonic = nullptr) {
   for (auto _ : state) {
     {
       std::pmr::vector<protocol> messages(resource);
@@ -761,8 +764,8 @@ void register_message_workload(const std::string& workload, Run run) {
 }
 
 // W1 through protocol's own API: make_box<protocol>(resource, msg::add).
-void box_protocol(benchmark::State& state,
-                  std::pmr::memory_resource* resource) {
+[[gnu::always_inline]] inline void box_protocol(
+    benchmark::State& state, std::pmr::memory_resource* resource) {
   std::uint64_t i = 0;
   for (auto _ : state) {
     auto boxed = protopool::make_box<protocol>(resource, msg::add{i, i + 1});
@@ -935,6 +938,46 @@ void register_resource_workload(const std::string& workload,
   });
 }
 
+// The W3-W5 workloads through a memory_resource, as the `run` of
+// register_resource_workload. Like the workload functions they call, they
+// are always inlined, so every contender's benchmark has its own copy of
+// the timed loop, as in W1_box_one and W2. One shared copy made a
+// contender's time depend on which contender ran before it (the bench
+// audit: W5 pool_pmr 5.5 ns per message alone, 6.3-6.6 ns right after
+// new_delete_resource).
+struct list_churn_run {
+  [[gnu::always_inline]] void operator()(
+      benchmark::State& s, std::pmr::memory_resource* resource,
+      const std::function<void()>& after) const {
+    std::pmr::list<protocol> list(resource);
+    list_churn(s, list, after);
+  }
+};
+struct map_churn_run {
+  [[gnu::always_inline]] void operator()(
+      benchmark::State& s, std::pmr::memory_resource* resource,
+      const std::function<void()>& /*after*/) const {
+    std_map<std::pmr::polymorphic_allocator<value_pair>> map(resource);
+    map_churn(s, map);
+  }
+};
+struct node_map_churn_run {
+  [[gnu::always_inline]] void operator()(
+      benchmark::State& s, std::pmr::memory_resource* resource,
+      const std::function<void()>& /*after*/) const {
+    node_map<std::pmr::polymorphic_allocator<value_pair>> map(resource);
+    map.reserve(churn_size);
+    map_churn(s, map);
+  }
+};
+struct echo_payloads_run {
+  [[gnu::always_inline]] void operator()(
+      benchmark::State& s, std::pmr::memory_resource* resource,
+      const std::function<void()>& /*after*/) const {
+    echo_payloads(s, resource);
+  }
+};
+
 void register_containers() {
   // W3: list churn.
   constexpr std::size_t list_slot = list_node_bytes<protocol>;
@@ -942,13 +985,7 @@ void register_containers() {
     std::list<protocol, global_new_allocator<protocol>> list;
     list_churn(s, list);
   });
-  register_resource_workload(
-      "W3_list_churn", list_slot,
-      [](benchmark::State& s, std::pmr::memory_resource* resource,
-         const std::function<void()>& after) {
-        std::pmr::list<protocol> list(resource);
-        list_churn(s, list, after);
-      });
+  register_resource_workload("W3_list_churn", list_slot, list_churn_run{});
   add("W3_list_churn/floor", [](benchmark::State& s) {
     floor_free_list floor(list_slot);
     std::list<protocol, floor_allocator<protocol, list_slot>> list(
@@ -986,13 +1023,7 @@ void register_containers() {
     std_map<allocator> map{allocator{floor}};
     map_churn(s, map);
   });
-  register_resource_workload(
-      "W4_map_churn", map_slot,
-      [](benchmark::State& s, std::pmr::memory_resource* resource,
-         const std::function<void()>&) {
-        std_map<std::pmr::polymorphic_allocator<value_pair>> map(resource);
-        map_churn(s, map);
-      });
+  register_resource_workload("W4_map_churn", map_slot, map_churn_run{});
   add("W4_node_hash_map_churn/node_hash_map_global_new",
       [](benchmark::State& s) {
         node_map<global_new_allocator<value_pair>> map;
@@ -1007,14 +1038,8 @@ void register_containers() {
     map.reserve(churn_size);
     map_churn(s, map);
   });
-  register_resource_workload(
-      "W4_node_hash_map_churn", map_slot,
-      [](benchmark::State& s, std::pmr::memory_resource* resource,
-         const std::function<void()>&) {
-        node_map<std::pmr::polymorphic_allocator<value_pair>> map(resource);
-        map.reserve(churn_size);
-        map_churn(s, map);
-      });
+  register_resource_workload("W4_node_hash_map_churn", map_slot,
+                             node_map_churn_run{});
   if (!PROTOPOOL_BENCH_GLOBAL_ONLY) {
     add("W4_map_churn/pool_static", [](benchmark::State& s) {
       slot_pool_resource pool(
@@ -1034,10 +1059,7 @@ void register_containers() {
   }
 
   // W5: echo payloads.
-  register_resource_workload(
-      "W5_echo_payload", 64,
-      [](benchmark::State& s, std::pmr::memory_resource* resource,
-         const std::function<void()>&) { echo_payloads(s, resource); });
+  register_resource_workload("W5_echo_payload", 64, echo_payloads_run{});
   if (!PROTOPOOL_BENCH_GLOBAL_ONLY) {
     add("W5_echo_payload/monotonic", [](benchmark::State& s) {
       // Its first buffer holds an iteration: the vector (batch_size
