@@ -1013,6 +1013,8 @@ void register_containers() {
 
   // W4: map churn, std::map and absl::node_hash_map.
   constexpr std::size_t map_slot = map_node_bytes<value_pair>;
+  // absl::node_hash_map's nodes are the bare pair (no tree links).
+  constexpr std::size_t node_slot = sizeof(value_pair);
   add("W4_map_churn/std_map_global_new", [](benchmark::State& s) {
     std_map<global_new_allocator<value_pair>> map;
     map_churn(s, map);
@@ -1031,14 +1033,14 @@ void register_containers() {
         map_churn(s, map);
       });
   add("W4_node_hash_map_churn/floor", [](benchmark::State& s) {
-    floor_free_list floor(map_slot);
-    using allocator = floor_allocator<value_pair, map_slot>;
+    floor_free_list floor(node_slot);
+    using allocator = floor_allocator<value_pair, node_slot>;
     node_map<allocator> map{0, absl::Hash<std::uint64_t>(), std::equal_to<>(),
                             allocator{floor}};
     map.reserve(churn_size);
     map_churn(s, map);
   });
-  register_resource_workload("W4_node_hash_map_churn", map_slot,
+  register_resource_workload("W4_node_hash_map_churn", node_slot,
                              node_map_churn_run{});
   if (!PROTOPOOL_BENCH_GLOBAL_ONLY) {
     add("W4_map_churn/pool_static", [](benchmark::State& s) {
@@ -1049,7 +1051,7 @@ void register_containers() {
     });
     add("W4_node_hash_map_churn/pool_static", [](benchmark::State& s) {
       slot_pool_resource pool(
-          {.slot_size = map_slot, .initial_slots = churn_size});
+          {.slot_size = node_slot, .initial_slots = churn_size});
       using allocator = slot_allocator<value_pair>;
       node_map<allocator> map{0, absl::Hash<std::uint64_t>(), std::equal_to<>(),
                               allocator(pool)};
