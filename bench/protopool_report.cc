@@ -202,11 +202,11 @@ class report {
            "theirs) where the workload has a floor measured in CPU time, "
            "and raw elsewhere (the table says so); W2_batch_100_inside's by "
            "W2_batch_100_outside's floor, since its own floor is made, with "
-           "malloc, in each iteration. In W1_box_one and W2 each "
-           "contender runs its own "
-           "copy of the same workload loop, inlined into its benchmark: no "
-           "two contenders share a call site, and a memory_resource's "
-           "pointer is in a register for every one of them.\n\n";
+           "malloc, in each iteration. In W1 to W5 each contender runs its "
+           "own copy of the workload loop, inlined into its benchmark, so no "
+           "two contenders share a call site; in W1_box_one and W2 a "
+           "memory_resource's pointer is in a register for every one of "
+           "them.\n\n";
     for (const auto& [binary, values] : info_) {
       const auto it = values.find("global_allocator");
       if (it != values.end()) {
