@@ -906,14 +906,14 @@ void register_batch_inside() {
 }
 
 // W3, W4 and W5 through a memory_resource: the resources that are one.
-// `run(state, resource, after)` runs the workload; `after` (may be empty)
-// runs after each iteration (monotonic: release).
+// `run(state, resource)` runs the workload. (monotonic_buffer_resource,
+// which must be released after each iteration, is registered by each
+// workload itself.)
 template <class Run>
 void register_resource_workload(const std::string& workload,
                                 std::size_t slot_bytes, Run run) {
   add(workload + "/new_delete_resource", [run](benchmark::State& s) {
-    run(s, launder_pointer(std::pmr::new_delete_resource()),
-        std::function<void()>());
+    run(s, launder_pointer(std::pmr::new_delete_resource()));
   });
   if (PROTOPOOL_BENCH_GLOBAL_ONLY) {
     return;
@@ -922,7 +922,7 @@ void register_resource_workload(const std::string& workload,
     slot_pool_resource pool({.slot_size = slot_bytes,
                              .slot_alignment = alignof(std::uint64_t),
                              .initial_slots = churn_size});
-    run(s, launder_pointer(&pool), std::function<void()>());
+    run(s, launder_pointer(&pool));
     if (pool.stats().oversize_allocations >
         static_cast<std::size_t>(s.iterations())) {
       s.SkipWithError("slot too small: most requests were oversize");
@@ -930,11 +930,11 @@ void register_resource_workload(const std::string& workload,
   });
   add(workload + "/unsync_pool", [run](benchmark::State& s) {
     std::pmr::unsynchronized_pool_resource pool;
-    run(s, launder_pointer(&pool), std::function<void()>());
+    run(s, launder_pointer(&pool));
   });
   add(workload + "/sync_pool", [run](benchmark::State& s) {
     std::pmr::synchronized_pool_resource pool;
-    run(s, launder_pointer(&pool), std::function<void()>());
+    run(s, launder_pointer(&pool));
   });
 }
 
@@ -947,24 +947,21 @@ void register_resource_workload(const std::string& workload,
 // new_delete_resource).
 struct list_churn_run {
   [[gnu::always_inline]] void operator()(
-      benchmark::State& s, std::pmr::memory_resource* resource,
-      const std::function<void()>& after) const {
+      benchmark::State& s, std::pmr::memory_resource* resource) const {
     std::pmr::list<protocol> list(resource);
-    list_churn(s, list, after);
+    list_churn(s, list);
   }
 };
 struct map_churn_run {
   [[gnu::always_inline]] void operator()(
-      benchmark::State& s, std::pmr::memory_resource* resource,
-      const std::function<void()>& /*after*/) const {
+      benchmark::State& s, std::pmr::memory_resource* resource) const {
     std_map<std::pmr::polymorphic_allocator<value_pair>> map(resource);
     map_churn(s, map);
   }
 };
 struct node_map_churn_run {
   [[gnu::always_inline]] void operator()(
-      benchmark::State& s, std::pmr::memory_resource* resource,
-      const std::function<void()>& /*after*/) const {
+      benchmark::State& s, std::pmr::memory_resource* resource) const {
     node_map<std::pmr::polymorphic_allocator<value_pair>> map(resource);
     map.reserve(churn_size);
     map_churn(s, map);
@@ -972,8 +969,7 @@ struct node_map_churn_run {
 };
 struct echo_payloads_run {
   [[gnu::always_inline]] void operator()(
-      benchmark::State& s, std::pmr::memory_resource* resource,
-      const std::function<void()>& /*after*/) const {
+      benchmark::State& s, std::pmr::memory_resource* resource) const {
     echo_payloads(s, resource);
   }
 };
