@@ -274,8 +274,8 @@ const slot_pool_resource::chunk_header* slot_pool_resource::find_chunk(
 #endif
 }
 
-void* slot_pool_resource::do_allocate(std::size_t bytes,
-                                      std::size_t alignment) {
+PROTOPOOL_DETAIL_HOT_PATH void* slot_pool_resource::do_allocate(
+    std::size_t bytes, std::size_t alignment) {
   if (bytes <= fit_bytes_ && alignment <= fit_align_) [[likely]] {
 #if PROTOPOOL_INSTRUMENTED
     if (PROTOPOOL_CHECKED && !detail::is_power_of_two(alignment)) {
@@ -289,8 +289,8 @@ void* slot_pool_resource::do_allocate(std::size_t bytes,
   return allocate_other(bytes, alignment);
 }
 
-void slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
-                                       std::size_t alignment) {
+PROTOPOOL_DETAIL_HOT_PATH void slot_pool_resource::do_deallocate(
+    void* p, std::size_t bytes, std::size_t alignment) {
   if (bytes <= fit_bytes_ && alignment <= fit_align_) [[likely]] {
 #if PROTOPOOL_INSTRUMENTED
     deallocate_slot_instrumented(p, "deallocate");

@@ -400,8 +400,8 @@ synchronized_slot_pool_resource::find_segment(const void* p) const noexcept {
 
 // ---- The hot paths ----
 
-void* synchronized_slot_pool_resource::do_allocate(std::size_t bytes,
-                                                   std::size_t alignment) {
+PROTOPOOL_DETAIL_HOT_PATH void* synchronized_slot_pool_resource::do_allocate(
+    std::size_t bytes, std::size_t alignment) {
   if (bytes <= fit_bytes_ && alignment <= fit_align_) [[likely]] {
     if (PROTOPOOL_CHECKED && !detail::is_power_of_two(alignment)) {
       detail::throw_bad_alignment(alignment);
@@ -421,8 +421,8 @@ void* synchronized_slot_pool_resource::do_allocate(std::size_t bytes,
   return allocate_other(bytes, alignment);
 }
 
-void synchronized_slot_pool_resource::do_deallocate(void* p, std::size_t bytes,
-                                                    std::size_t alignment) {
+PROTOPOOL_DETAIL_HOT_PATH void synchronized_slot_pool_resource::do_deallocate(
+    void* p, std::size_t bytes, std::size_t alignment) {
   if (bytes <= fit_bytes_ && alignment <= fit_align_) [[likely]] {
     // The tools see the free first: a double free (on any thread), or a
     // free of a slot never handed out, is their report, with the stack of
