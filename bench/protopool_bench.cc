@@ -433,15 +433,16 @@ template <class Source>
   state.counters["msgs"] = batch_size;
 }
 
-// The pool (or resource) made and destroyed in each iteration; `make`
-// returns it, `source_of` turns it into a source.
+// The pool (or resource) made and destroyed in each iteration, a local
+// variable as in a user's function: `make` returns it by value (no copy or
+// move: the pools are neither), `source_of` turns it into a source.
 template <class Make, class SourceOf>
 [[gnu::always_inline]] inline void batch_inside(benchmark::State& state,
                                                 Make make, SourceOf source_of) {
   std::array<message*, batch_size> live{};
   for (auto _ : state) {
     auto resource = make();
-    auto&& source = source_of(*resource);
+    auto&& source = source_of(resource);
     run_batch(source, live);
   }
   state.counters["msgs"] = batch_size;
@@ -796,23 +797,17 @@ void register_box_protocol() {
 }
 
 // W2 with the pool (or resource) made in each iteration. The global
-// allocators have nothing to make: their `make` hands back a static empty
-// object, so their iteration is the batch alone, as it is for a user who
-// calls malloc (or new_delete_resource) and makes no pool.
+// allocators have nothing to make: their `make` hands back an empty object,
+// so their iteration is the batch alone, as it is for a user who calls
+// malloc (or new_delete_resource) and makes no pool.
 struct nothing_to_make {};
-nothing_to_make* make_nothing() {
-  static nothing_to_make nothing;
-  return &nothing;
-}
+nothing_to_make make_nothing() { return {}; }
 
 void register_batch_inside() {
   const std::string workload = "W2_batch_100_inside";
   add(workload + "/floor", [](benchmark::State& s) {
     batch_inside(
-        s,
-        [] {
-          return std::make_unique<floor_free_list>(sizeof(message), batch_size);
-        },
+        s, [] { return floor_free_list(sizeof(message), batch_size); },
         [](floor_free_list& floor) -> floor_free_list& { return floor; });
   });
   add(workload + "/malloc", [](benchmark::State& s) {
@@ -833,38 +828,26 @@ void register_batch_inside() {
   }
   add(workload + "/pool_static", [](benchmark::State& s) {
     batch_inside(
-        s,
-        [] {
-          return std::make_unique<slot_pool_resource>(
-              message_options(batch_size));
-        },
+        s, [] { return slot_pool_resource(message_options(batch_size)); },
         [](slot_pool_resource& pool) { return static_pool_source{pool}; });
   });
   add(workload + "/pool_virtual", [](benchmark::State& s) {
     batch_inside(
-        s,
-        [] {
-          return std::make_unique<slot_pool_resource>(
-              message_options(batch_size));
-        },
+        s, [] { return slot_pool_resource(message_options(batch_size)); },
         [](slot_pool_resource& pool) {
           return resource_source{launder_pointer(&pool)};
         });
   });
   add(workload + "/unsync_pool", [](benchmark::State& s) {
     batch_inside(
-        s,
-        [] {
-          return std::make_unique<std::pmr::unsynchronized_pool_resource>();
-        },
+        s, [] { return std::pmr::unsynchronized_pool_resource(); },
         [](std::pmr::unsynchronized_pool_resource& pool) {
           return resource_source{launder_pointer(&pool)};
         });
   });
   add(workload + "/sync_pool", [](benchmark::State& s) {
     batch_inside(
-        s,
-        [] { return std::make_unique<std::pmr::synchronized_pool_resource>(); },
+        s, [] { return std::pmr::synchronized_pool_resource(); },
         [](std::pmr::synchronized_pool_resource& pool) {
           return resource_source{launder_pointer(&pool)};
         });
@@ -874,8 +857,8 @@ void register_batch_inside() {
         s,
         [] {
           // Its first buffer holds the batch, as the pools' first chunk does.
-          return std::make_unique<std::pmr::monotonic_buffer_resource>(
-              batch_size * sizeof(message));
+          return std::pmr::monotonic_buffer_resource(batch_size *
+                                                     sizeof(message));
         },
         [](std::pmr::monotonic_buffer_resource& monotonic) {
           return resource_source{launder_pointer(&monotonic)};
@@ -886,7 +869,7 @@ void register_batch_inside() {
     batch_inside(
         s,
         [] {
-          return std::make_unique<foonathan::memory::memory_pool<>>(
+          return foonathan::memory::memory_pool<>(
               sizeof(message), foonathan::memory::memory_pool<>::min_block_size(
                                    sizeof(message), batch_size));
         },
@@ -899,7 +882,7 @@ void register_batch_inside() {
   add(workload + "/boost_unsync_pool", [](benchmark::State& s) {
     using boost_pool = boost::container::pmr::unsynchronized_pool_resource;
     batch_inside(
-        s, [] { return std::make_unique<boost_pool>(); },
+        s, [] { return boost_pool(); },
         [](boost_pool& pool) { return boost_source_of(pool); });
   });
 #endif

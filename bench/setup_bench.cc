@@ -4,8 +4,8 @@
 // first message, and where it goes. W2_batch_100_inside (protopool_bench)
 // makes and destroys a 100-slot pool in every iteration; this program
 // measures that making and destroying alone, and its parts side by side:
-// the environment read issue 5 asks of every pool, the one upstream chunk,
-// and the heap block of the pool object. It is a program of its own so that
+// the environment read issue 5 asks of every pool and the one upstream
+// chunk. It is a program of its own so that
 // adding it moves no code of protopool_bench (whose results depend on code
 // placement).
 //
@@ -16,9 +16,7 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 #include <memory_resource>
-#include <new>
 
 #include "bench_message.h"
 
@@ -34,14 +32,13 @@ slot_pool_options batch_options(std::size_t initial_slots) {
   return slot_pool_options::for_type<message>(initial_slots);
 }
 
-// What W2_batch_100_inside pays per iteration beyond the batch itself:
-// make_unique of a pool carving `initial_slots` slots, then its destruction.
+// What W2_batch_100_inside pays per iteration beyond the batch itself: a
+// local pool carving `initial_slots` slots, then its destruction.
 void pool_make_destroy(benchmark::State& state) {
   const auto initial_slots = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
-    auto pool =
-        std::make_unique<slot_pool_resource>(batch_options(initial_slots));
-    benchmark::DoNotOptimize(pool.get());
+    slot_pool_resource pool(batch_options(initial_slots));
+    benchmark::DoNotOptimize(&pool);
   }
 }
 BENCHMARK(pool_make_destroy)->Arg(batch_size)->Arg(0);
@@ -87,17 +84,6 @@ void upstream_chunk(benchmark::State& state) {
   state.counters["chunk_bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(upstream_chunk);
-
-// The heap block make_unique takes for the pool object itself.
-void pool_object_new_delete(benchmark::State& state) {
-  for (auto _ : state) {
-    void* object = ::operator new(sizeof(slot_pool_resource));
-    benchmark::DoNotOptimize(object);
-    ::operator delete(object);
-  }
-  state.counters["object_bytes"] = sizeof(slot_pool_resource);
-}
-BENCHMARK(pool_object_new_delete);
 
 }  // namespace
 
