@@ -638,7 +638,7 @@ void memory_of(benchmark::State& state, Source& source,
 
 // ---------------------------------------------------------------------------
 // Registration. Every benchmark runs with the repetitions and min time given
-// on the command line (the driver passes 5 repetitions), except W6 (once).
+// on the command line (the driver passes 15 repetitions), except W6 (once).
 
 void add(const std::string& name,
          std::function<void(benchmark::State&)> function) {
