@@ -309,7 +309,7 @@ bool slot_pool_resource::do_is_equal(
   return this == &other;
 }
 
-[[gnu::noinline]] void* slot_pool_resource::refill() {
+[[gnu::noinline]] PROTOPOOL_DETAIL_HOT_PATH void* slot_pool_resource::refill() {
   if (pass_through_) [[unlikely]] {
     return allocate_pass_through();
   }
