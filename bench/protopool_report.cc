@@ -528,7 +528,8 @@ class report {
     }
     for (const std::string w :
          {"W1_box_one", "W2_batch_100_outside", "W2_batch_100_inside"}) {
-      std::string peer = "the fastest global malloc";
+      std::string peer =
+          "the fastest replacement malloc (mimalloc, jemalloc or tcmalloc)";
       const std::optional<double> best = best_global_peer(w, &peer);
       speed_target(lines, w, "pool_virtual", peer, best, 1.8);
     }
