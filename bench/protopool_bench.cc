@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "bench_message.h"
+#include "dispatch_floor.h"
 
 #ifndef PROTOPOOL_BENCH_BINARY
 #define PROTOPOOL_BENCH_BINARY "glibc"
@@ -714,6 +715,12 @@ void register_message_workload(const std::string& workload, Run run) {
     resource_source source{launder_pointer(&pool)};
     run(s, source);
   });
+  add(workload + "/dispatch_floor", [run](benchmark::State& s) {
+    protopool::bench::dispatch_floor_resource ring(sizeof(message),
+                                                   2 * batch_size);
+    resource_source source{launder_pointer(&ring)};
+    run(s, source);
+  });
   // Issue 6: the cost of thread safety on one thread, beside the
   // single-threaded pool.
   add(workload + "/sync_slot_pool", [run](benchmark::State& s) {
@@ -979,6 +986,11 @@ void register_containers() {
                                .initial_slots = churn_size});
       std::list<protocol, slot_allocator<protocol>> list{
           slot_allocator<protocol>(pool)};
+      list_churn(s, list);
+    });
+    add("W3_list_churn/dispatch_floor", [](benchmark::State& s) {
+      protopool::bench::dispatch_floor_resource ring(list_slot, 2 * churn_size);
+      std::pmr::list<protocol> list(launder_pointer(&ring));
       list_churn(s, list);
     });
     add("W3_list_churn/monotonic", [](benchmark::State& s) {
