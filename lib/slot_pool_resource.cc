@@ -313,9 +313,10 @@ bool slot_pool_resource::do_is_equal(
   if (pass_through_) [[unlikely]] {
     return allocate_pass_through();
   }
-  // Carve the next never-handed-out slot of the newest chunk. Growing is a
-  // tail call, so the carve (every slot of a pool made for a batch) needs
-  // no stack frame.
+  // Carve the next never-handed-out slot of the newest chunk. Release
+  // builds carve inline (allocate_slot) and come here only to grow, or in
+  // pass-through mode; instrumented builds carve here. Growing is a tail
+  // call, so the carve needs no stack frame.
   if (bump_ == bump_end_) [[unlikely]] {
     return grow_and_refill();
   }

@@ -224,7 +224,14 @@ class slot_pool_resource final : public std::pmr::memory_resource {
 #else
     free_slot* const slot = free_list_;
     if (slot == nullptr) [[unlikely]] {
-      return refill();
+      // A pool made for a batch carves every slot: inline, not behind a
+      // call. (A pass-through pool has no chunk: bump_ == bump_end_.)
+      std::byte* const fresh = bump_;
+      if (fresh == bump_end_) {
+        return refill();
+      }
+      bump_ = fresh + stride_;
+      return fresh;
     }
     free_list_ = slot->next;
     return slot;
