@@ -19,6 +19,7 @@
 #include <absl/flags/flag.h>
 #include <absl/flags/parse.h>
 #include <absl/flags/usage.h>
+#include <absl/strings/ascii.h>
 #include <absl/strings/numbers.h>
 #include <absl/strings/str_format.h>
 #include <absl/strings/str_split.h>
@@ -100,16 +101,28 @@ std::string times(double faster) {
                      : absl::StrFormat("%.1fx slower", 1 / faster);
 }
 
+// The CPU's name, with its family and model where /proc/cpuinfo gives them:
+// "AMD EPYC" names several generations, and their ratios differ (a virtual
+// call costs about 1 ns on family 26 against a 0.8 ns floor).
 std::string cpu_model() {
   std::ifstream cpuinfo("/proc/cpuinfo");
+  std::map<std::string, std::string> fields;
   std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const auto colon = line.find(':');
-      return colon == std::string::npos ? line : line.substr(colon + 2);
+  while (std::getline(cpuinfo, line) && !line.empty()) {  // first CPU only
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) {
+      continue;
     }
+    fields[std::string(absl::StripAsciiWhitespace(line.substr(0, colon)))] =
+        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
   }
-  return "unknown CPU";
+  std::string model =
+      fields.count("model name") ? fields["model name"] : "unknown CPU";
+  if (fields.count("cpu family") && fields.count("model")) {
+    model += " (cpu family " + fields["cpu family"] + ", model " +
+             fields["model"] + ")";
+  }
+  return model;
 }
 
 class report {
