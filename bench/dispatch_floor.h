@@ -10,7 +10,7 @@
 //
 // It is valid only where a workload never holds more blocks than the ring
 // has slots and frees each block before the ring comes round to it again
-// (W1, W2 outside, W3); a request larger than a slot aborts. Its calls are
+// (W1, W2, W3); a request larger than a slot aborts. Its calls are
 // defined in dispatch_floor.cc, out of the benchmark's sight, as the
 // library's pool's are: in the same translation unit g++ inlines them
 // behind a speculative vtable check (measured: 0.99 ns per message in W1,

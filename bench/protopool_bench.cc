@@ -845,6 +845,17 @@ void register_batch_inside() {
           return resource_source{launder_pointer(&pool)};
         });
   });
+  // The least a memory_resource made for each batch can cost: the dispatch
+  // floor over a 100-slot arena from the global heap (the pool's one chunk
+  // comes from new_delete_resource).
+  add(workload + "/dispatch_floor", [](benchmark::State& s) {
+    using protopool::bench::dispatch_floor_resource;
+    batch_inside(
+        s, [] { return dispatch_floor_resource(sizeof(message), batch_size); },
+        [](dispatch_floor_resource& ring) {
+          return resource_source{launder_pointer(&ring)};
+        });
+  });
   add(workload + "/unsync_pool", [](benchmark::State& s) {
     batch_inside(
         s, [] { return std::pmr::unsynchronized_pool_resource(); },
