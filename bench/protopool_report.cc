@@ -173,12 +173,17 @@ class report {
         // A peer binary's rows are scaled by glibc's floor / its own floor
         // (code placement differs between binaries), but only where that
         // floor is CPU time: a wall-clock floor (W7) is mostly scheduling.
+        // The factor compares the floors' fastest repetitions: both run the
+        // same code and load only adds time, while a median flips to the
+        // slow mode once most repetitions are slowed (tcmalloc's
+        // W4_map_churn floor in the CI run at 61e42c5: 8 of 15 at 41-53 us,
+        // the rest at 22 us, which halved its binary's W4 rows).
         const std::string by = scaling_workload(workload);
-        const std::optional<double> own = find(by, e.binary, "floor");
-        const std::optional<double> glibc = find(by, "glibc", "floor");
-        e.scaled = own && glibc && e.binary != "glibc" &&
-                   !e.counters.count(wall_clock);
-        const double factor = e.scaled ? *glibc / *own : 1.0;
+        const entry* own = find_entry(by, e.binary, "floor");
+        const entry* glibc = find_entry(by, "glibc", "floor");
+        e.scaled = own != nullptr && glibc != nullptr && own->min > 0 &&
+                   e.binary != "glibc" && !e.counters.count(wall_clock);
+        const double factor = e.scaled ? glibc->min / own->min : 1.0;
         e.normalized = e.median * factor;
         e.normalized_min = e.min * factor;
       }
@@ -212,7 +217,8 @@ class report {
            "(same binary). Rows `<malloc>:<entry>` come from the binary "
            "linked against that malloc; their ns are normalized by their "
            "binary's floor in the same workload (times glibc's floor / "
-           "theirs) where the workload has a floor measured in CPU time, "
+           "theirs, fastest repetitions) where the workload has a floor "
+           "measured in CPU time, "
            "and raw elsewhere (the table says so); W2_batch_100_inside's by "
            "W2_batch_100_outside's floor, since its own floor is made, with "
            "malloc, in each iteration. `dispatch_floor` (W1_box_one, W2, "

@@ -98,6 +98,16 @@ check(batch_loses_to_a_peer
   FORBIDDEN
     "one by one or in batches")
 
+# Peer rows are scaled by the floors' fastest repetitions: mimalloc's
+# floor ran at 3 us once and 6 us twice (load), glibc's at 3 us: its list
+# row stays 9.00, not 9 * 3 / 6 = 4.50 by the medians.
+check(floor_scaling_uses_the_fastest_repetition
+  FILES report_slow_floor.tsv report_slow_floor_mimalloc.tsv
+  REQUIRED
+    "| mimalloc:std_list_global_new | 9.00 |"
+  FORBIDDEN
+    "| mimalloc:std_list_global_new | 4.50 |")
+
 check(pool_wins_everywhere
   FILES report_pool_wins_everywhere.tsv
   REQUIRED
