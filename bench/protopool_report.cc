@@ -807,9 +807,9 @@ class report {
              e.contender == "pool_virtual" || e.contender == "pool_pmr");
         // The floors are bounds, not contenders: the hand-inlined free list
         // and the dispatch floor (a memory_resource that does no work).
-        const bool floor =
+        const bool is_floor =
             e.contender == "floor" || e.contender == "dispatch_floor";
-        if (e.normalized < *pool && !floor && !own_path) {
+        if (e.normalized < *pool && !is_floor && !own_path) {
           faster += (faster.empty() ? "" : ", ") + label(e) + " " +
                     absl::StrFormat("%.2f", e.normalized) + " ns";
         }
