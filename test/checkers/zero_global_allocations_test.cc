@@ -407,11 +407,6 @@ global_counts measure(std::pmr::memory_resource* resource) {
                     "no counting under valgrind";                          \
   }
 
-bool pass_through_requested() {
-  const char* value = std::getenv("PROTOPOOL_PASS_THROUGH");
-  return value != nullptr && std::string_view(value) == "1";
-}
-
 TEST(GlobalAllocationsTest, CountsEveryKindOfGlobalAllocation) {
   PROTOPOOL_SKIP_UNDER_VALGRIND();
   const global_counts before = snapshot();
@@ -448,9 +443,6 @@ void report(const std::string& label, const global_counts& counts) {
 
 TEST(GlobalAllocationsTest, PoolTrafficMakesNoGlobalAllocation) {
   PROTOPOOL_SKIP_UNDER_VALGRIND();
-  if (pass_through_requested()) {
-    GTEST_SKIP() << "PROTOPOOL_PASS_THROUGH=1 sends every slot to upstream";
-  }
   protopool::slot_pool_resource pool(
       protopool::slot_pool_options{.slot_size = 128, .initial_slots = 256});
   const global_counts counts = measure(&pool);
@@ -498,9 +490,6 @@ TEST(GlobalAllocationsTest, CheckedIndexCostsTheSameForAnyFirstChunk) {
   PROTOPOOL_SKIP_UNDER_VALGRIND();
   if (!PROTOPOOL_CHECKED) {
     GTEST_SKIP() << "only checked builds index chunks";
-  }
-  if (pass_through_requested()) {
-    GTEST_SKIP() << "PROTOPOOL_PASS_THROUGH=1: no chunks";
   }
   const std::size_t small = index_bytes(16);
   const std::size_t large = index_bytes(std::size_t{1} << 20);
