@@ -12,8 +12,9 @@
 //
 // Benchmark names are "<workload>/<contender>"; each run records in the
 // counter `msgs` how many messages one iteration handles. Besides the
-// console, each run is appended to a TSV file (`--tsv=<path>`) that
-// `protopool_report` reads; `--benchmark_out=<json>` keeps the JSON.
+// console, each run is appended to a TSV file (`--tsv=<path>`, times in
+// nanoseconds per iteration) that `protopool_report` reads;
+// `--benchmark_out=<json>` keeps the JSON.
 //
 // Workloads:
 //   W1 box one message: make, read, drop (and make_box<protocol>)
@@ -1379,9 +1380,14 @@ class tsv_reporter final : public benchmark::ConsoleReporter {
         aggregates.push_back(run);
         continue;
       }
+      // Times in nanoseconds per iteration whatever a benchmark's Unit():
+      // protopool_report reads them as such.
+      const double to_ns =
+          1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
       tsv_ << "run\t" << PROTOPOOL_BENCH_BINARY << '\t' << run.benchmark_name()
-           << '\t' << run.repetition_index << '\t' << run.GetAdjustedRealTime()
-           << '\t' << run.GetAdjustedCPUTime() << '\t' << run.iterations;
+           << '\t' << run.repetition_index << '\t'
+           << run.GetAdjustedRealTime() * to_ns << '\t'
+           << run.GetAdjustedCPUTime() * to_ns << '\t' << run.iterations;
       for (const auto& [name, counter] : run.counters) {
         tsv_ << '\t' << name << '=' << counter.value;
       }
