@@ -63,6 +63,7 @@
 
 #include "bench_message.h"
 #include "dispatch_floor.h"
+#include "machine.h"
 
 #ifndef PROTOPOOL_BENCH_BINARY
 #define PROTOPOOL_BENCH_BINARY "glibc"
@@ -1470,6 +1471,9 @@ int main(int argc, char** argv) {
   } else {
     tsv_reporter reporter(tsv_path);
     reporter.info("global_allocator", allocator);
+    reporter.info("machine", protopool::bench::machine_description());
+    reporter.info("compiler", PROTOPOOL_BENCH_COMPILER);
+    reporter.info("flags", PROTOPOOL_BENCH_FLAGS);
     benchmark::RunSpecifiedBenchmarks(&reporter);
   }
   benchmark::Shutdown();

@@ -19,7 +19,6 @@
 #include <absl/flags/flag.h>
 #include <absl/flags/parse.h>
 #include <absl/flags/usage.h>
-#include <absl/strings/ascii.h>
 #include <absl/strings/numbers.h>
 #include <absl/strings/str_format.h>
 #include <absl/strings/str_split.h>
@@ -36,8 +35,9 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "machine.h"
 
 #ifndef PROTOPOOL_REPORT_COMPILER
 #define PROTOPOOL_REPORT_COMPILER "unknown compiler"
@@ -99,31 +99,6 @@ double cv_of(const std::vector<double>& values) {
 std::string times(double faster) {
   return faster >= 1 ? absl::StrFormat("%.1fx faster", faster)
                      : absl::StrFormat("%.1fx slower", 1 / faster);
-}
-
-// The CPU's name, with its family and model where /proc/cpuinfo gives them:
-// "AMD EPYC" names several generations, and their ratios differ (on family
-// 26 the two virtual calls of a pmr allocation cost about 1.6 ns, twice the
-// hand-inlined floor's whole message).
-std::string cpu_model() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::map<std::string, std::string> fields;
-  std::string line;
-  while (std::getline(cpuinfo, line) && !line.empty()) {  // first CPU only
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) {
-      continue;
-    }
-    fields[std::string(absl::StripAsciiWhitespace(line.substr(0, colon)))] =
-        std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
-  }
-  std::string model =
-      fields.count("model name") ? fields["model name"] : "unknown CPU";
-  if (fields.count("cpu family") && fields.count("model")) {
-    model += " (cpu family " + fields["cpu family"] + ", model " +
-             fields["model"] + ")";
-  }
-  return model;
 }
 
 class report {
@@ -198,6 +173,21 @@ class report {
   // for W2 inside, whose floor is made in every iteration (two global-heap
   // allocations) and so times the binary's malloc as well as its code; W2
   // outside runs the same loop on a floor made once.
+  // What the glibc binary's run says of itself (`key`), or, for runs that
+  // do not say (older TSV files), `fallback`: what this report was built
+  // with and runs on.
+  std::string run_info(const std::string& key,
+                       const std::string& fallback) const {
+    const auto binary = info_.find("glibc");
+    if (binary != info_.end()) {
+      if (const auto it = binary->second.find(key);
+          it != binary->second.end()) {
+        return it->second;
+      }
+    }
+    return fallback;
+  }
+
   static std::string scaling_workload(const std::string& workload) {
     return workload == "W2_batch_100_inside" ? "W2_batch_100_outside"
                                              : workload;
@@ -208,10 +198,10 @@ class report {
     out << "# protopool hypothesis report\n\n"
         << "Question: does a fixed-slot pool manage protocol messages faster "
            "than the global allocator?\n\n"
-        << "Machine: " << std::thread::hardware_concurrency() << " CPUs ("
-        << "nproc), " << cpu_model()
-        << ". Compiler: " << PROTOPOOL_REPORT_COMPILER << ", flags `"
-        << PROTOPOOL_REPORT_FLAGS
+        << "Machine: "
+        << run_info("machine", protopool::bench::machine_description())
+        << ". Compiler: " << run_info("compiler", PROTOPOOL_REPORT_COMPILER)
+        << ", flags `" << run_info("flags", PROTOPOOL_REPORT_FLAGS)
         << "`. ns per message: median of the repetitions (CPU time); "
            "\"x faster\": new_delete_resource's ns / the contender's ns; "
            "\"x floor\": the contender's ns / the hand-inlined free list's "
