@@ -25,5 +25,22 @@ function(protopool_unset_environment_of_tests)
 endfunction()
 
 macro(protopool_isolate_tests)
+  set_property(DIRECTORY PROPERTY PROTOPOOL_TESTS_ISOLATED TRUE)
   cmake_language(DEFER CALL protopool_unset_environment_of_tests)
 endmacro()
+
+# protopool_check_tests_isolated(<dir>): a configure error for any directory
+# at or below <dir> that adds tests without protopool_isolate_tests(), so a
+# new test directory cannot forget it. Call it after add_subdirectory().
+function(protopool_check_tests_isolated dir)
+  get_property(tests DIRECTORY "${dir}" PROPERTY TESTS)
+  get_property(isolated DIRECTORY "${dir}" PROPERTY PROTOPOOL_TESTS_ISOLATED)
+  if(tests AND NOT isolated)
+    message(FATAL_ERROR "${dir} adds tests (${tests}) but does not call "
+                        "protopool_isolate_tests() (cmake/isolate_tests.cmake)")
+  endif()
+  get_property(subdirectories DIRECTORY "${dir}" PROPERTY SUBDIRECTORIES)
+  foreach(subdirectory IN LISTS subdirectories)
+    protopool_check_tests_isolated("${subdirectory}")
+  endforeach()
+endfunction()
