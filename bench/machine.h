@@ -5,9 +5,10 @@
 // elsewhere, still names the machine that measured.
 //
 // FUNCTIONS:
-//   protopool::bench::cpu_model()            "AMD EPYC (cpu family 26, model
-//   2)" protopool::bench::machine_description()  "2 CPUs (nproc),
-//   <cpu_model()>"
+//   protopool::bench::cpu_model()
+//       "AMD EPYC (cpu family 26, model 2)"
+//   protopool::bench::machine_description()
+//       "2 CPUs (nproc), " followed by cpu_model()
 #pragma once
 
 #include <absl/strings/ascii.h>

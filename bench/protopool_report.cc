@@ -169,10 +169,6 @@ class report {
     }
   }
 
-  // The workload whose floors scale `workload`'s peer rows: its own, but
-  // for W2 inside, whose floor is made in every iteration (two global-heap
-  // allocations) and so times the binary's malloc as well as its code; W2
-  // outside runs the same loop on a floor made once.
   // What the glibc binary's run says of itself (`key`), or, for runs that
   // do not say (older TSV files), `fallback`: what this report was built
   // with and runs on.
@@ -188,6 +184,10 @@ class report {
     return fallback;
   }
 
+  // The workload whose floors scale `workload`'s peer rows: its own, but
+  // for W2 inside, whose floor is made in every iteration (two global-heap
+  // allocations) and so times the binary's malloc as well as its code; W2
+  // outside runs the same loop on a floor made once.
   static std::string scaling_workload(const std::string& workload) {
     return workload == "W2_batch_100_inside" ? "W2_batch_100_outside"
                                              : workload;
@@ -502,8 +502,8 @@ class report {
     // A "faster than" target of a pmr path that even the dispatch floor
     // (a memory_resource doing no work, called the same way) misses.
     bool beyond_dispatch = false;
-    // A "faster than" target that even the workload's floor (a contender
-    // doing no allocator work at all) misses.
+    // A "faster than" target that even the workload's floor (the least
+    // work any contender does in it) misses.
     bool beyond_floor = false;
   };
 
@@ -774,8 +774,9 @@ class report {
           << (beyond_dispatch == 1 ? "asks" : "ask") << " more than the "
           << "dispatch floor reaches in this run (the targets table gives "
              "its ratio): even a memory_resource that does no work misses "
-             "them here, so through a `memory_resource*` nothing can meet "
-             "them on this machine.";
+          << (beyond_dispatch == 1 ? "it" : "them")
+          << " here, so through a `memory_resource*` nothing can meet "
+          << (beyond_dispatch == 1 ? "it" : "them") << " on this machine.";
     }
     if (beyond_floor > 0) {
       out << " " << beyond_floor << " of the missed targets "
