@@ -50,7 +50,7 @@ check(pool_loses
     "are raw, not normalized: its floor is wall time, mostly scheduling."
     "| mimalloc:new_delete | 50.00 |"
     "| mimalloc:malloc | 4.00 |"
-    "3 of 21 targets hold in this run"
+    "4 of 21 targets hold in this run"
     # W2 inside's peer rows are scaled by W2 outside's floors (200/250),
     # not by W2 inside's own (300/600), which time malloc too.
     "| W2_batch_100_inside: pool_virtual >= 1.8x faster than mimalloc:malloc | 1.33x (6.00 vs 8.00 ns; the floor: 2.67x) | MISS |"
@@ -59,11 +59,16 @@ check(pool_loses
     # The dispatch floor (a memory_resource doing no work) bounds the pmr
     # targets: 10/2.5 = 4x < 5x, 4/2.5 = 1.6x < 1.8x.
     "| W1_box_one: pool_virtual >= 5x faster than new_delete_resource | 0.50x (20.00 vs 10.00 ns; the floor: 5.00x; the dispatch floor: 4.00x) | MISS |"
-    "2 of the missed targets ask more than the dispatch floor reaches in this run"
-    # Even the floor misses W2 inside's 5x (3.33x) and W7's 20x over
-    # sync_pool (300/30 = 10x); they are counted once, as beyond the floor.
+    # W3's floor ran slow (4.50 ns) and the static path beat it (3.60):
+    # its pmr target (2.74x of 3x; the floor 2.89x) is beyond the dispatch
+    # floor (2.75x), not beyond every contender (the static path 3.61x).
+    "| W3_list_churn: pool_pmr >= 3x faster than new_delete_resource | 2.74x (4.74 vs 12.99 ns; the floor: 2.89x; the dispatch floor: 2.75x) | MISS |"
+    "3 of the missed targets ask more than the dispatch floor reaches in this run"
+    # No contender reached W2 inside's 5x (the floor 3.33x, the fastest).
+    # W7's 20x over sync_pool: glibc's floor reached 10x, but mimalloc's
+    # binary ran the floor at 10 ns (30x), so it is not counted.
     "| W7_cross_thread: sync_slot_pool >= 20x faster than sync_pool | 7.50x (40.00 vs 300.00 ns; the floor: 10.00x) | MISS |"
-    "2 of the missed targets ask more than the floors of their workloads reach in this run"
+    "1 of the missed targets asks more than any contender of its workload reached in this run, the floor included"
   FORBIDDEN
     "dispatch_floor 2.50 ns"
     "The hypothesis holds"
@@ -89,8 +94,7 @@ check(pool_wins
     "Machine: 64 CPUs (nproc), Test CPU (cpu family 1, model 2). Compiler: Test 1.0, flags `-O9 -DTEST`."
   FORBIDDEN
     "more than the dispatch floor reaches"
-    "more than the floor of its workload reaches"
-    "more than the floors of their workloads reach"
+    "more than any contender of"
     "faster than pool_virtual"
     "does not hold on this machine"
     "holds only against glibc"
